@@ -1,0 +1,76 @@
+/**
+ * The plumbing every stage shares, in the shape of RxJS's own operators (bufferTime, bufferCount):
+ * per subscription a closure over local state, built by `init` when the subscription starts (so
+ * each subscriber gets its own, as with any cold operator); a pure `step` from state and batch to
+ * the next state and outputs; errors thrown by `init`, `step` or `finish` go to
+ * `subscriber.error`; teardown drops the state so its buffers can be collected.
+ *
+ * Errors thrown by downstream consumers are not caught here: only the stage's own work is guarded.
+ */
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { EventBatch } from '../events/batch.js';
+import { withClock, type ClockedBatch } from './clocked-batch.js';
+
+export interface StepResult<S, Out> {
+  readonly state: S;
+  readonly outputs: readonly Out[];
+}
+
+export function batchOperator<S, In, Out>(
+  init: () => S,
+  step: (state: S, input: In) => StepResult<S, Out>,
+  finish?: (state: S) => readonly Out[],
+): OperatorFunction<In, Out> {
+  return (source) =>
+    new Observable<Out>((subscriber) => {
+      let state: S | null = init();
+      const emit = (outs: readonly Out[]): void => {
+        for (let i = 0; i < outs.length && !subscriber.closed; i++) subscriber.next(outs[i]);
+      };
+      const sub = source.subscribe({
+        next(input) {
+          if (state === null) return;
+          let r: StepResult<S, Out>;
+          try {
+            r = step(state, input);
+          } catch (e) {
+            subscriber.error(e);
+            return;
+          }
+          state = r.state;
+          emit(r.outputs);
+        },
+        error(e) {
+          subscriber.error(e);
+        },
+        complete() {
+          if (state !== null && finish) {
+            let outs: readonly Out[];
+            try {
+              outs = finish(state);
+            } catch (e) {
+              subscriber.error(e);
+              return;
+            }
+            emit(outs);
+          }
+          subscriber.complete();
+        },
+      });
+      return () => {
+        sub.unsubscribe();
+        state = null;
+      };
+    });
+}
+
+/**
+ * A stateless per-batch stage: one output batch per input batch (possibly empty), carrying the
+ * input's clock so heartbeats survive any chain of filters.
+ */
+export function mapBatches(fn: (b: EventBatch) => EventBatch): OperatorFunction<EventBatch, ClockedBatch> {
+  return batchOperator<null, EventBatch, ClockedBatch>(
+    () => null,
+    (_s, b) => ({ state: null, outputs: [withClock(fn(b), b)] }),
+  );
+}

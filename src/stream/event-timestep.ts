@@ -1,0 +1,51 @@
+/** The Timestep implementation every binning stage emits. */
+import type { EventBatch } from '../events/batch.js';
+import { StreamError } from './stream-error.js';
+import type { Timestep } from './timestep.js';
+
+/**
+ * Adds the events' counts to `out`, a (2, H, W) row-major frame (channel 0 = OFF, 1 = ON; any
+ * non-zero polarity counts as ON, as SpikingJelly's `p == 0` mask does). Hand-written because it
+ * is the dense half of every pipeline (one pass, no per-event objects). Coordinates outside the
+ * frame are an OUT_OF_RANGE error rather than a silent skip or a write into the next row.
+ */
+export function accumulateCounts(events: EventBatch, width: number, height: number, out: Float32Array | Int32Array | Float64Array): void {
+  const { x, y, p } = events;
+  const hw = width * height;
+  const n = x.length;
+  for (let i = 0; i < n; i++) {
+    const xi = x[i];
+    const yi = y[i];
+    if (xi >= width || yi >= height) {
+      throw new StreamError('OUT_OF_RANGE', 'toDense', `event ${i} at (${xi}, ${yi}) is outside the ${width}x${height} frame`);
+    }
+    out[(p[i] !== 0 ? hw : 0) + yi * width + xi]++;
+  }
+}
+
+export class EventTimestep implements Timestep {
+  constructor(
+    readonly index: number,
+    readonly tStart: number,
+    readonly tEnd: number,
+    readonly width: number,
+    readonly height: number,
+    readonly events: EventBatch,
+  ) {}
+
+  toDense(out?: Float32Array): Float32Array {
+    const size = 2 * this.width * this.height;
+    let frame: Float32Array;
+    if (out) {
+      if (out.length !== size) {
+        throw new StreamError('BAD_OPTION', 'toDense', `out has length ${out.length}, expected 2*${this.height}*${this.width} = ${size}`);
+      }
+      out.fill(0);
+      frame = out;
+    } else {
+      frame = new Float32Array(size);
+    }
+    accumulateCounts(this.events, this.width, this.height, frame);
+    return frame;
+  }
+}
