@@ -50,17 +50,6 @@ function tonicCountSlices(n: number, count: number, overlap: number, incl: boole
   const k = (incl ? Math.ceil(r) : Math.floor(r)) + 1;
   return Array.from({ length: k }, (_, i) => [i * stride, Math.min(i * stride + c, n)]);
 }
-const slicesOf = (ts: Timestep[], all: EventBatch) => {
-  // Map each timestep back to index ranges of `all` (events are views of it, contiguous when sorted).
-  const rows = toRows(all).map((r) => r.join(','));
-  return ts.map((s) => {
-    const n = s.events.t.length;
-    if (n === 0) return null;
-    const first = rows.indexOf(toRows(s.events)[0].join(','));
-    return [first, first + n];
-  });
-};
-
 describe('binByTime matches tonic SliceByTime on sorted recordings', () => {
   it('same slices for random windows, overlaps and include_incomplete', () => {
     fc.assert(fc.property(recording(true), fc.integer({ min: 1, max: 80 }), fc.integer({ min: 0, max: 79 }), fc.boolean(), (b, window, ov, incl) => {
