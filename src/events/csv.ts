@@ -281,7 +281,7 @@ export class CsvDecoder implements EventDecoder {
 export class CsvEncoder {
   private wroteHeader = false;
 
-  encode(b: EventBatch): Uint8Array {
+  write(b: EventBatch): Uint8Array {
     const parts: string[] = [];
     if (!this.wroteHeader) {
       parts.push('t,x,y,p\n');
@@ -294,5 +294,5 @@ export class CsvEncoder {
 }
 
 export function encodeCsv(b: EventBatch): Uint8Array {
-  return new CsvEncoder().encode(b);
+  return new CsvEncoder().write(b);
 }

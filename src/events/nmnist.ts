@@ -136,3 +136,23 @@ export function encodeNmnist(b: EventBatch): Uint8Array {
   }
   return out;
 }
+
+/** Streaming form of encodeNmnist: keeps the wrap epoch across batches. */
+export class NmnistEncoder {
+  private epoch = 0;
+
+  write(b: EventBatch): Uint8Array {
+    const n = b.t.length;
+    if (n === 0) return new Uint8Array(0);
+    const first = Math.floor(b.t[0] / TS_WRAP);
+    if (first < this.epoch) {
+      throw new RangeError(`encodeNmnist: t=${b.t[0]} steps back across a 2^23 us wrap`);
+    }
+    // Re-base so encodeNmnist's epoch counting starts at ours, then strip the leading markers it
+    // cannot know were already written.
+    const bytes = encodeNmnist(b);
+    const skip = this.epoch * RECORD;
+    this.epoch = Math.floor(b.t[n - 1] / TS_WRAP);
+    return bytes.subarray(skip);
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Streaming file reader: detects the format, then feeds the file to its decoder chunk by chunk.
+ * Memory stays bounded by the chunk size whatever the file size; a multi-GB recording is never
+ * read whole.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { concatBatches, emptyBatch, type EventBatch, type EventFormat, type StreamMeta } from './batch.js';
+import { createDecoder, type AnyDecoderOptions } from './create-decoder.js';
+import { DecodeError } from './decode-error.js';
+import type { DecoderInfo, EventDecoder } from './decoder.js';
+import { DETECT_BYTES, detectFormat } from './detect-format.js';
+
+export const DEFAULT_CHUNK_BYTES = 1 << 20;
+
+export interface OpenEventFileOptions {
+  /** Skip detection and decode as this format. */
+  readonly format?: EventFormat;
+  /** Sensor size for files whose header does not declare one. */
+  readonly width?: number;
+  readonly height?: number;
+  /** Bytes per read (default 1 MiB). */
+  readonly chunkBytes?: number;
+  /** Format-specific decoder options (limits, dvs128Convention, endianness, timeUnit, ...). */
+  readonly decoder?: AnyDecoderOptions;
+}
+
+export interface EventFileStream extends AsyncIterable<EventBatch> {
+  readonly path: string;
+  readonly format: EventFormat;
+  /** How the format was chosen. */
+  readonly detectedBy: 'content' | 'extension' | 'option';
+  readonly info: DecoderInfo;
+  /**
+   * Geometry and origin. Width/height come from the header, else the options, else the largest
+   * coordinate seen so far + 1 (`geometry: 'inferred'`, final only once iteration has finished).
+   */
+  meta(): StreamMeta;
+  close(): Promise<void>;
+}
+
+class FileStream implements EventFileStream {
+  readonly info: DecoderInfo;
+  private maxX = -1;
+  private maxY = -1;
+  private iterated = false;
+
+  constructor(
+    readonly path: string,
+    readonly format: EventFormat,
+    readonly detectedBy: 'content' | 'extension' | 'option',
+    private readonly fh: FileHandle,
+    private readonly decoder: EventDecoder,
+    private readonly options: OpenEventFileOptions,
+  ) {
+    this.info = decoder.info;
+  }
+
+  meta(): StreamMeta {
+    const origin = this.path;
+    if (this.info.width !== undefined && this.info.height !== undefined) {
+      return { width: this.info.width, height: this.info.height, format: this.format, origin, geometry: 'header' };
+    }
+    if (this.options.width !== undefined && this.options.height !== undefined) {
+      return { width: this.options.width, height: this.options.height, format: this.format, origin, geometry: 'option' };
+    }
+    return { width: this.maxX + 1, height: this.maxY + 1, format: this.format, origin, geometry: 'inferred' };
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close().catch(() => undefined);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<EventBatch> {
+    if (this.iterated) throw new Error(`${this.path}: an EventFileStream can be iterated once`);
+    this.iterated = true;
+    const size = this.options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+    try {
+      while (true) {
+        // A fresh buffer per read: batches and decoder carries may reference the previous one.
+        const buf = new Uint8Array(size);
+        const { bytesRead } = await this.fh.read(buf, 0, size, null);
+        if (bytesRead === 0) break;
+        const b = this.decode(() => this.decoder.write(buf.subarray(0, bytesRead)));
+        if (b.t.length > 0) yield b;
+      }
+      const last = this.decode(() => this.decoder.end());
+      if (last.t.length > 0) yield last;
+    } catch (e) {
+      if (e instanceof DecodeError && e.events.t.length > 0) {
+        const partial = e.events;
+        this.track(partial);
+        e.events = partial;
+        // Deliver what was decoded before the fault, then fail.
+        yield partial;
+      }
+      throw e;
+    } finally {
+      await this.close();
+    }
+  }
+
+  private decode(fn: () => EventBatch): EventBatch {
+    try {
+      const b = fn();
+      this.track(b);
+      return b;
+    } catch (e) {
+      if (e instanceof DecodeError && !e.message.startsWith(this.path)) e.message = `${this.path}: ${e.message}`;
+      throw e;
+    }
+  }
+
+  private track(b: EventBatch): void {
+    if (this.info.width !== undefined) return;
+    let mx = this.maxX;
+    let my = this.maxY;
+    const { x, y } = b;
+    for (let i = 0; i < x.length; i++) {
+      if (x[i] > mx) mx = x[i];
+      if (y[i] > my) my = y[i];
+    }
+    this.maxX = mx;
+    this.maxY = my;
+  }
+}
+
+/** Opens a recording for streaming decode. Detection reads the first 64 KiB. */
+export async function openEventFile(path: string, options: OpenEventFileOptions = {}): Promise<EventFileStream> {
+  const fh = await open(path, 'r');
+  try {
+    let format = options.format;
+    let detectedBy: 'content' | 'extension' | 'option' = 'option';
+    if (!format) {
+      const head = new Uint8Array(DETECT_BYTES);
+      const { bytesRead } = await fh.read(head, 0, DETECT_BYTES, 0);
+      const d = detectFormat(head.subarray(0, bytesRead), basename(path));
+      if (!d) {
+        throw new DecodeError('BAD_MAGIC', 'unknown', 0,
+          `${path}: not a recognised event format (no known signature; extension hints: .bin .aedat .aedat4 .raw .dat .csv .txt)`);
+      }
+      format = d.format;
+      detectedBy = d.by;
+    }
+    const decoder = createDecoder(format, { ...options.decoder });
+    return new FileStream(path, format, detectedBy, fh, decoder, options);
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Decodes a whole file into one batch (for recordings that fit in memory: datasets, tests). */
+export async function readEventFile(path: string, options: OpenEventFileOptions = {}): Promise<{ events: EventBatch; meta: StreamMeta; info: DecoderInfo; format: EventFormat }> {
+  const stream = await openEventFile(path, options);
+  const parts: EventBatch[] = [];
+  for await (const b of stream) parts.push(b);
+  return { events: parts.length ? concatBatches(parts) : emptyBatch(), meta: stream.meta(), info: stream.info, format: stream.format };
+}
