@@ -1,0 +1,378 @@
+/**
+ * Prophesee EVT 3.0: 16-bit little-endian words, type in bits 15..12, decoded statefully.
+ *
+ *   0x0 EVT_ADDR_Y     y (11 bits) + system bit 11; marks the CD event type
+ *   0x1 EM_ADDR_Y      marks the EM type (no CD events until the next EVT_ADDR_Y)
+ *   0x2 EVT_ADDR_X     one event: x (11 bits), polarity bit 11, current y and time
+ *   0x3 VECT_BASE_X    base x (11 bits) + polarity bit 11 for the vectors that follow
+ *   0x4 VECT_12, 0x5 VECT_8   validity masks of consecutive x from the base
+ *   0x6 EVT_TIME_LOW   time bits 11..0      0x8 EVT_TIME_HIGH  time bits 23..12
+ *   0xA EXT_TRIGGER, 0xE OTHERS, 0x7/0xF CONTINUED, 0xD IMU: skipped (info.skippedWords)
+ *   0x9, 0xB, 0xC: reserved (skipped, or CORRUPT with `strict`)
+ *
+ * Semantics are OpenEB's production decoder (hal/.../evt3_decoder.h, EVT3Decoder with its default
+ * BasicCheckValidator), not its simplified standalone sample:
+ * - words before the first EVT_TIME_HIGH are dropped (counted in details.wordsBeforeTimeHigh);
+ * - EVT_TIME_LOW replaces the low 12 bits within the current TIME_HIGH; a TIME_HIGH with a new
+ *   value resets them to 0, one repeating the current value keeps them;
+ * - the 24-bit time loops every 2^24 us: a TIME_HIGH at least 2048 below the previous one (half
+ *   the 12-bit range) starts a new loop and later times get another 2^24 us. There is no separate
+ *   TIME_LOW overflow counter (the bug that inflates expelliarmus' timestamps by k * 4096 us);
+ * - VECT_12 is decoded as the camera emits it, a 3-word unit VECT_12, VECT_12, VECT_8 holding a
+ *   32-bit mask from the vector base; events come out in ascending x and the base advances by 32.
+ *   A unit arriving with no VECT_BASE_X since the last invalid one, or whose base + 32 exceeds
+ *   the sensor width, yields no events. A lone VECT_8 only updates state, as in OpenEB;
+ * - an EVT_ADDR_Y at or beyond the sensor height (e.g. the system bit set) invalidates the CD
+ *   events that follow it until the next EVT_ADDR_Y; y keeps all 12 bits when the height is unknown;
+ * - OTHERS with subtype 0x014/0x016 (ERC counters) are 4-word units (OTHERS + 3 CONTINUED).
+ * Units split across chunks are carried; input ending inside one is TRUNCATED.
+ */
+import type { EventBatch } from './batch.js';
+import {
+  PropheseeDecoderBase, checkEncodeEvent, checkEncodeGeometry, concatBytes, propheseeHeaderBytes,
+  type PropheseeDecoderOptions, type PropheseeHeader,
+} from './prophesee-header.js';
+
+export type Evt3Options = PropheseeDecoderOptions;
+
+const LOOP_US = 2 ** 24;
+/** Reserved types per the Prophesee EVT 3.0 docs (bit i set = type i reserved). */
+const RESERVED = (1 << 0x9) | (1 << 0xb) | (1 << 0xc);
+const OTHERS_ERC_IN = 0x014;
+const OTHERS_ERC_OUT = 0x016;
+
+export class Evt3Decoder extends PropheseeDecoderBase {
+  readonly format = 'evt3' as const;
+  protected readonly wordBytes = 2;
+  protected readonly maxUnitBytes = 8;
+  private timeSet = false;
+  /** Loops seen times 2^24 us. */
+  private loopBase = 0;
+  private high = 0;
+  private low = 0;
+  private yState = 0;
+  private isValid = false;
+  private vectBase = 0;
+  private hasVectBase = false;
+  private width = Infinity;
+  private height = Infinity;
+  private beforeTimeHigh = 0;
+  /** Running events-per-byte estimate for sizing the output (vectors make the bound 5.3/byte). */
+  private ratio = 0.5;
+
+  constructor(options: Evt3Options = {}) {
+    super('evt3', options, false);
+  }
+
+  protected onHeader(h: PropheseeHeader): void {
+    this.checkDeclared(h);
+    if (h.width !== undefined && h.height !== undefined) {
+      this.width = h.width;
+      this.height = h.height;
+    }
+  }
+
+  protected estimateEvents(bytes: number): number {
+    return Math.ceil(bytes * this.ratio * 1.25) + 64;
+  }
+
+  protected override syncDetails(): void {
+    const d = this.info.details;
+    d.wordsBeforeTimeHigh = this.beforeTimeHigh;
+    d.timeLoops = this.loopBase / LOOP_US;
+    if (this.info.bytes > 4096) this.ratio = Math.max(0.05, this.info.events / this.info.bytes);
+  }
+
+  protected override unitName(carry: Uint8Array): string {
+    if (carry.length >= 2) {
+      const type = carry[1] >>> 4;
+      if (type === 0x4) return 'VECT_12/VECT_12/VECT_8 vector unit';
+      if (type === 0xe) return 'OTHERS + CONTINUED unit';
+    }
+    return '16-bit word';
+  }
+
+  // Hot loop, hand-written: EVT_ADDR_X and vector words dominate, so they are tested first, all
+  // state lives in locals, and the output is only bounds-checked where events are written.
+  protected decodeBody(buf: ArrayBufferLike, byteOffset: number, byteLength: number, streamOffset: number): number {
+    const nw = byteLength >>> 1;
+    const words = new Uint16Array(buf, byteOffset, nw);
+    let i = 0;
+    if (!this.timeSet) {
+      while (i < nw && words[i] >>> 12 !== 0x8) i++;
+      this.beforeTimeHigh += i;
+      this.info.skippedWords += i;
+      if (i === nw) return nw << 1;
+      // OpenEB starts from this TIME_HIGH with low = 0 and no loop.
+      this.timeSet = true;
+      this.high = words[i] & 0xfff;
+      this.low = 0;
+      i++;
+    }
+    const { t, x, y, p } = this.cols;
+    const cap = t.length;
+    const strict = this.strict;
+    const width = this.width;
+    const height = this.height;
+    let n = this.n;
+    let loopBase = this.loopBase;
+    let high = this.high;
+    let low = this.low;
+    let tCur = loopBase + high * 4096 + low;
+    let yCur = this.yState;
+    let isValid = this.isValid;
+    let vectBase = this.vectBase;
+    let hasVectBase = this.hasVectBase;
+    let skipped = 0;
+    for (; i < nw; i++) {
+      const w = words[i];
+      const type = w >>> 12;
+      if (type === 0x2) {
+        if (isValid) {
+          if (n === cap) {
+            this.needMore = true;
+            break;
+          }
+          t[n] = tCur;
+          x[n] = w & 0x7ff;
+          y[n] = yCur;
+          p[n] = (w >>> 11) & 1;
+          n++;
+        } else {
+          skipped++;
+        }
+      } else if (type === 0x0) {
+        yCur = w & 0xfff;
+        isValid = yCur < height;
+      } else if (type === 0x4) {
+        if (i + 2 >= nw) break;
+        if (!isValid) {
+          skipped += 3;
+        } else {
+          const bx = vectBase & 0xf7ff;
+          if (hasVectBase && bx + 32 <= width) {
+            if (n + 32 > cap) {
+              this.needMore = true;
+              break;
+            }
+            let mask = (w & 0xfff) | ((words[i + 1] & 0xfff) << 12) | ((words[i + 2] & 0xff) << 24);
+            const pol = (vectBase >>> 11) & 1;
+            while (mask !== 0) {
+              t[n] = tCur;
+              x[n] = bx + 31 - Math.clz32(mask & -mask);
+              y[n] = yCur;
+              p[n] = pol;
+              n++;
+              mask &= mask - 1;
+            }
+          } else {
+            hasVectBase = false;
+          }
+          vectBase = (vectBase + 32) & 0xffff;
+        }
+        i += 2;
+      } else if (type === 0x3) {
+        vectBase = w & 0xfff;
+        hasVectBase = true;
+      } else if (type === 0x6) {
+        low = w & 0xfff;
+        tCur = loopBase + high * 4096 + low;
+      } else if (type === 0x8) {
+        const th = w & 0xfff;
+        if (high >= th + 2048) loopBase += LOOP_US;
+        if (high !== th) {
+          low = 0;
+          high = th;
+        }
+        tCur = loopBase + high * 4096 + low;
+      } else if (type === 0xe) {
+        const sub = w & 0xfff;
+        if (sub === OTHERS_ERC_IN || sub === OTHERS_ERC_OUT) {
+          if (i + 3 >= nw) break;
+          skipped += 4;
+          i += 3;
+        } else {
+          skipped++;
+        }
+      } else {
+        if (type === 0x1) {
+          isValid = false;
+        } else if (strict && ((RESERVED >>> type) & 1) !== 0) {
+          this.fault = { offset: streamOffset + i * 2, reason: `reserved EVT 3.0 word type 0x${type.toString(16)}` };
+          break;
+        }
+        skipped++;
+      }
+    }
+    this.n = n;
+    this.loopBase = loopBase;
+    this.high = high;
+    this.low = low;
+    this.yState = yCur;
+    this.isValid = isValid;
+    this.vectBase = vectBase;
+    this.hasVectBase = hasVectBase;
+    this.info.skippedWords += skipped;
+    return i << 1;
+  }
+}
+
+export interface Evt3EncodeOptions {
+  /** Sensor size written to the header; every event must lie inside it (at most 2048 each). */
+  readonly width: number;
+  readonly height: number;
+}
+
+/**
+ * Streaming EVT 3.0 encoder mirroring Evt3Decoder's state, so decode(encode(x)) == x for every
+ * batch it accepts. Compact: a state word is written only when its value changes (EVT_ADDR_Y,
+ * TIME_HIGH, TIME_LOW, VECT_BASE_X), and a run of consecutive events with the same t, y and p and
+ * increasing x within a 32-pixel window becomes one VECT_12/VECT_12/VECT_8 unit (3 words, 4 with
+ * its VECT_BASE_X) whenever that is shorter than one EVT_ADDR_X per event. Loop crossings (2^24 us)
+ * are walked with extra TIME_HIGH words. It rejects (RangeError): events outside the geometry,
+ * polarity other than 0/1, t that is not an integer in [0, 2^40), t moving back into an earlier
+ * 2^24 us loop, and a backward step inside a loop of 2048 or more TIME_HIGH units (>= ~8.4 s,
+ * which the decoder reads as a loop).
+ */
+export class Evt3Encoder {
+  private headerDone = false;
+  private started = false;
+  private loop = 0;
+  private high = 0;
+  private low = 0;
+  private yKnown = false;
+  private yState = 0;
+  /** Decoder's VECT_BASE_X state (base x | polarity << 11, advanced by 32 per vector unit). */
+  private vectState = 0;
+  private hasVectBase = false;
+  private words = new Uint16Array(4096);
+  private nw = 0;
+
+  constructor(private readonly options: Evt3EncodeOptions) {
+    checkEncodeGeometry('EVT 3.0', options.width, options.height, 2048);
+  }
+
+  write(b: EventBatch): Uint8Array {
+    const { width, height } = this.options;
+    const n = b.t.length;
+    this.nw = 0;
+    let i = 0;
+    while (i < n) {
+      checkEncodeEvent('EVT 3.0', b, i, width, height);
+      const t = b.t[i];
+      const yy = b.y[i];
+      const pp = b.p[i];
+      this.moveTime(t, i);
+      if (!this.yKnown || this.yState !== yy) {
+        this.push(yy);
+        this.yKnown = true;
+        this.yState = yy;
+      }
+      // The longest run vectorisable from event i.
+      let j = i + 1;
+      let mask = 0;
+      let base = -1;
+      if (width >= 32) {
+        base = Math.min(b.x[i], width - 32);
+        mask = 1 << (b.x[i] - base);
+        let last = b.x[i];
+        while (j < n && b.t[j] === t && b.y[j] === yy && b.p[j] === pp && b.x[j] > last && b.x[j] < base + 32) {
+          last = b.x[j];
+          mask |= 1 << (last - base);
+          j++;
+        }
+      }
+      const count = j - i;
+      const baseWord = (base | (pp << 11)) & 0xffff;
+      const needBase = !this.hasVectBase || this.vectState !== baseWord;
+      if (base >= 0 && count > (needBase ? 4 : 3)) {
+        for (let k = i + 1; k < j; k++) checkEncodeEvent('EVT 3.0', b, k, width, height);
+        if (needBase) {
+          this.push(0x3000 | baseWord);
+          this.vectState = baseWord;
+          this.hasVectBase = true;
+        }
+        this.push(0x4000 | (mask & 0xfff));
+        this.push(0x4000 | ((mask >>> 12) & 0xfff));
+        this.push(0x5000 | ((mask >>> 24) & 0xff));
+        this.vectState = (this.vectState + 32) & 0xffff;
+        i = j;
+      } else {
+        this.push(0x2000 | (pp << 11) | b.x[i]);
+        i++;
+      }
+    }
+    const body = new Uint8Array(this.words.buffer, 0, this.nw * 2).slice();
+    if (this.headerDone) return body;
+    this.headerDone = true;
+    return concatBytes([propheseeHeaderBytes([
+      'evt 3.0', `format EVT3;height=${height};width=${width}`, `geometry ${width}x${height}`, 'end',
+    ]), body]);
+  }
+
+  end(): Uint8Array {
+    return this.write({ t: new Float64Array(0), x: new Uint16Array(0), y: new Uint16Array(0), p: new Uint8Array(0) });
+  }
+
+  private push(w: number): void {
+    if (this.nw === this.words.length) {
+      const next = new Uint16Array(this.words.length * 2);
+      next.set(this.words);
+      this.words = next;
+    }
+    this.words[this.nw++] = w;
+  }
+
+  /** Emits a TIME_HIGH and updates the mirrored state exactly as Evt3Decoder does. */
+  private timeHigh(v: number): void {
+    this.push(0x8000 | v);
+    if (!this.started) {
+      this.started = true;
+      this.high = v;
+      this.low = 0;
+      return;
+    }
+    if (this.high >= v + 2048) this.loop++;
+    if (this.high !== v) {
+      this.low = 0;
+      this.high = v;
+    }
+  }
+
+  private moveTime(t: number, i: number): void {
+    const loop = Math.floor(t / LOOP_US);
+    const high = Math.floor(t / 4096) % 4096;
+    const low = t % 4096;
+    if (!this.started) this.timeHigh(loop === 0 ? high : 4095);
+    if (loop < this.loop) {
+      throw new RangeError(`EVT 3.0 encoder: event ${i} (t=${t}) steps back into an earlier 2^24 us time loop`);
+    }
+    while (this.loop < loop) {
+      const next = this.loop + 1 === loop ? high : 0;
+      if (this.high < next + 2048) {
+        // The decoder would not see a loop yet: go to the top of this loop first.
+        if (this.high !== 4095) this.timeHigh(4095);
+        if (next > 2047) {
+          this.timeHigh(0);
+          continue;
+        }
+      }
+      this.timeHigh(next);
+    }
+    if (high !== this.high) {
+      if (this.high >= high + 2048) {
+        throw new RangeError(`EVT 3.0 encoder: event ${i} (t=${t}) steps back by ${this.high - high} TIME_HIGH units (>= 2048), which the format reads as a time loop`);
+      }
+      this.timeHigh(high);
+    }
+    if (low !== this.low) {
+      this.push(0x6000 | low);
+      this.low = low;
+    }
+  }
+}
+
+/** Encodes a whole batch as an EVT 3.0 RAW file (header + body). See Evt3Encoder for what it rejects. */
+export function encodeEvt3(b: EventBatch, options: Evt3EncodeOptions): Uint8Array {
+  return new Evt3Encoder(options).write(b);
+}

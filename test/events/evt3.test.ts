@@ -1,0 +1,246 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { batchFrom } from '../../src/events/batch.js';
+import { DecodeError } from '../../src/events/decode-error.js';
+import { Evt3Decoder, Evt3Encoder, encodeEvt3 } from '../../src/events/evt3.js';
+import { columnDigests, decodeChunked, eventAt, toRows } from '../helpers/events.js';
+import { describeWithFixtures, loadManifest, sharedFixture } from '../helpers/fixtures.js';
+
+const Y = (y: number) => y;
+const EM = (y: number) => 0x1000 | y;
+const X = (x: number, p: number) => 0x2000 | (p << 11) | x;
+const VB = (x: number, p: number) => 0x3000 | (p << 11) | x;
+const V12 = (m: number) => 0x4000 | m;
+const V8 = (m: number) => 0x5000 | m;
+const TL = (v: number) => 0x6000 | v;
+const TH = (v: number) => 0x8000 | v;
+
+function words(...ws: number[]): Uint8Array {
+  const b = new Uint8Array(ws.length * 2);
+  const v = new DataView(b.buffer);
+  ws.forEach((w, i) => v.setUint16(i * 2, w, true));
+  return b;
+}
+
+function withHeader(body: Uint8Array, lines = ['evt 3.0']): Uint8Array {
+  const h = new TextEncoder().encode(lines.map((l) => `% ${l}\n`).join(''));
+  const out = new Uint8Array(h.length + body.length);
+  out.set(h);
+  out.set(body, h.length);
+  return out;
+}
+
+function decodeError(f: () => unknown): DecodeError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof DecodeError) return e;
+    throw e;
+  }
+  throw new Error('expected a DecodeError');
+}
+
+const rows = (...ws: number[]) => toRows(decodeChunked(new Evt3Decoder(), words(...ws)));
+
+describe('Evt3Decoder', () => {
+  it('decodes single events from the y, time and x state', () => {
+    expect(rows(TH(1), TL(5), Y(10), X(3, 1), X(4, 0), Y(11), X(2047, 1)))
+      .toEqual([[4101, 3, 10, 1], [4101, 4, 10, 0], [4101, 2047, 11, 1]]);
+  });
+
+  it('follows OpenEB for TIME_LOW: a new TIME_HIGH resets it, a repeated one keeps it', () => {
+    expect(rows(TH(1), TL(100), Y(0), X(0, 1), TH(1), X(1, 1), TH(2), X(2, 1), TL(7), X(3, 1))).toEqual([
+      [4196, 0, 0, 1], [4196, 1, 0, 1], [8192, 2, 0, 1], [8199, 3, 0, 1],
+    ]);
+  });
+
+  it('counts a 2^24 us loop when TIME_HIGH drops by 2048 or more, and nothing for smaller drops', () => {
+    const dec = new Evt3Decoder();
+    const b = decodeChunked(dec, words(TH(4095), TL(1), Y(0), X(0, 0), TH(0), X(1, 0), TH(10), TH(5), X(2, 0), TH(3000), TH(900), X(3, 0)));
+    expect(Array.from(b.t)).toEqual([4095 * 4096 + 1, 2 ** 24, 2 ** 24 + 5 * 4096, 2 * 2 ** 24 + 900 * 4096]);
+    expect(dec.info.details.timeLoops).toBe(2);
+  });
+
+  it('expands VECT_12/VECT_12/VECT_8 units in ascending x and advances the base by 32', () => {
+    expect(rows(TH(0), Y(5), VB(100, 1), V12(0b101), V12(1), V8(0x80), V12(1), V12(0), V8(0))).toEqual([
+      [0, 100, 5, 1], [0, 102, 5, 1], [0, 112, 5, 1], [0, 131, 5, 1], [0, 132, 5, 1],
+    ]);
+  });
+
+  it('drops vectors that do not fit the sensor width until the next VECT_BASE_X, as OpenEB does', () => {
+    const dec = new Evt3Decoder();
+    const b = decodeChunked(dec, withHeader(words(
+      TH(0), Y(1), VB(100, 0), V12(1), V12(0), V8(0), V12(1), V12(0), V8(0), VB(0, 0), V12(3), V12(0), V8(0),
+    ), ['evt 3.0', 'format EVT3;height=64;width=128']));
+    expect(toRows(b)).toEqual([[0, 0, 1, 0], [0, 1, 1, 0]]);
+  });
+
+  it('drops CD events after an EVT_ADDR_Y beyond the height or an EM type marker, counting them', () => {
+    const dec = new Evt3Decoder();
+    const b = decodeChunked(dec, withHeader(words(TH(0), Y(64), X(1, 0), Y(3), X(2, 0), EM(3), X(3, 0), VB(0, 0), V12(1), V12(0), V8(0), Y(3), X(4, 1)),
+      ['evt 3.0', 'geometry 128x64']));
+    expect(toRows(b)).toEqual([[0, 2, 3, 0], [0, 4, 3, 1]]);
+    expect(dec.info.skippedWords).toBe(6);
+  });
+
+  it('keeps y with all 12 bits when the height is unknown', () => {
+    expect(rows(TH(0), Y(0x800 | 7), X(1, 0))).toEqual([[0, 1, 0x807, 0]]);
+  });
+
+  it('skips ERC counter units (OTHERS + 3 CONTINUED) even when split across chunks', () => {
+    const bytes = words(TH(0), Y(1), 0xe014, 0xf001, 0xf002, 0x7003, X(5, 1), 0xa000, 0xe123, X(6, 0));
+    const whole = new Evt3Decoder();
+    expect(toRows(decodeChunked(whole, bytes))).toEqual([[0, 5, 1, 1], [0, 6, 1, 0]]);
+    expect(whole.info.skippedWords).toBe(6);
+    expect(toRows(decodeChunked(new Evt3Decoder(), bytes, [1]))).toEqual([[0, 5, 1, 1], [0, 6, 1, 0]]);
+  });
+
+  it('drops words before the first TIME_HIGH', () => {
+    const dec = new Evt3Decoder();
+    expect(toRows(decodeChunked(dec, words(Y(1), X(1, 1), TH(2), Y(3), X(4, 0))))).toEqual([[8192, 4, 3, 0]]);
+    expect(dec.info.details.wordsBeforeTimeHigh).toBe(2);
+  });
+
+  it('reports input ending inside a vector unit as TRUNCATED at the unit start', () => {
+    const dec = new Evt3Decoder();
+    const first = dec.write(words(TH(0), Y(0), X(9, 1), VB(0, 0), V12(1), V12(0)));
+    expect(toRows(first)).toEqual([[0, 9, 0, 1]]);
+    const e = decodeError(() => dec.end());
+    expect(e.code).toBe('TRUNCATED');
+    expect(e.offset).toBe(8);
+    expect(e.reason).toMatch(/vector/);
+  });
+
+  it('in strict mode rejects reserved word types, delivering the events decoded before', () => {
+    const e = decodeError(() => new Evt3Decoder({ strict: true }).write(words(TH(0), Y(0), X(1, 0), 0x9000, X(2, 0))));
+    expect(e.code).toBe('CORRUPT');
+    expect(e.offset).toBe(6);
+    expect(toRows(e.events)).toEqual([[0, 1, 0, 0]]);
+    expect(rows(TH(0), Y(0), X(1, 0), 0x9000, X(2, 0))).toHaveLength(2);
+  });
+
+  it('rejects a header that declares another encoding', () => {
+    expect(decodeError(() => new Evt3Decoder().write(withHeader(words(TH(0)), ['evt 2.0']))).code).toBe('BAD_MAGIC');
+    expect(decodeError(() => new Evt3Decoder().write(withHeader(words(TH(0)), ['Data file containing CD events', 'Version 2']))).code).toBe('BAD_MAGIC');
+  });
+
+  it('round-trips encodeEvt3 for any valid events, any geometry and any chunking', () => {
+    const geometry = fc.constantFrom([1280, 720], [40, 30], [16, 16]);
+    const ev = fc.record({
+      kind: fc.constantFrom('run', 'run', 'run', 'same-t', 'step', 'back', 'jump'),
+      dx: fc.integer({ min: 1, max: 4 }), step: fc.integer({ min: 1, max: 9000 }), back: fc.integer({ min: 0, max: 200_000 }),
+      jump: fc.integer({ min: 2 ** 22, max: 2 ** 26 }), x: fc.nat(), y: fc.nat(), p: fc.integer({ min: 0, max: 1 }),
+    });
+    fc.assert(fc.property(geometry, fc.array(ev, { maxLength: 150 }), fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 5 }), ([w, h], evs, sizes) => {
+      const cols = { t: [] as number[], x: [] as number[], y: [] as number[], p: [] as number[] };
+      let t = 0;
+      let floor = 0;
+      let x = 0;
+      let y = 0;
+      let p = 0;
+      for (const e of evs) {
+        if (e.kind === 'run' && x + e.dx < w) {
+          x += e.dx;
+        } else {
+          x = e.x % w;
+          y = e.y % h;
+          p = e.p;
+          if (e.kind === 'step') t += e.step;
+          else if (e.kind === 'back') t = Math.max(floor, t - e.back);
+          else if (e.kind === 'jump') t += e.jump;
+        }
+        floor = Math.max(floor, Math.floor(t / 2 ** 24) * 2 ** 24);
+        cols.t.push(t); cols.x.push(x); cols.y.push(y); cols.p.push(p);
+      }
+      const b = batchFrom(cols);
+      const back = decodeChunked(new Evt3Decoder(), encodeEvt3(b, { width: w, height: h }), sizes);
+      expect(toRows(back)).toEqual(toRows(b));
+    }), { numRuns: 300 });
+  });
+
+  it('encodes runs of neighbouring events as vector units', () => {
+    const n = 32;
+    const b = batchFrom({ t: Array(n).fill(7), x: Array.from({ length: n }, (_, i) => 200 + i), y: Array(n).fill(9), p: Array(n).fill(1) });
+    const enc = new Evt3Encoder({ width: 1280, height: 720 });
+    const header = enc.end().length;
+    const body = new Evt3Encoder({ width: 1280, height: 720 }).write(b).length - header;
+    // TIME_HIGH, TIME_LOW, EVT_ADDR_Y, VECT_BASE_X, VECT_12, VECT_12, VECT_8.
+    expect(body).toBe(7 * 2);
+    expect(toRows(decodeChunked(new Evt3Decoder(), encodeEvt3(b, { width: 1280, height: 720 })))).toEqual(toRows(b));
+  });
+
+  it('keeps time state across write() calls of the streaming encoder', () => {
+    const a = batchFrom({ t: [10, 5000], x: [1, 2], y: [3, 4], p: [0, 1] });
+    const b = batchFrom({ t: [5000, 2 ** 24 + 3], x: [5, 6], y: [4, 4], p: [1, 0] });
+    const enc = new Evt3Encoder({ width: 64, height: 64 });
+    const bytes = [enc.write(a), enc.write(b), enc.end()];
+    const all = new Uint8Array(bytes.reduce((s, x) => s + x.length, 0));
+    let o = 0;
+    for (const x of bytes) {
+      all.set(x, o);
+      o += x.length;
+    }
+    expect(toRows(decodeChunked(new Evt3Decoder(), all))).toEqual([...toRows(a), ...toRows(b)]);
+  });
+
+  it('refuses batches the format cannot express', () => {
+    const enc = (cols: { t: number[]; x: number[]; y: number[]; p: number[] }) => () => encodeEvt3(batchFrom(cols), { width: 100, height: 100 });
+    expect(enc({ t: [0], x: [100], y: [0], p: [0] })).toThrow(RangeError);
+    expect(enc({ t: [0], x: [0], y: [100], p: [0] })).toThrow(RangeError);
+    expect(enc({ t: [-1], x: [0], y: [0], p: [0] })).toThrow(RangeError);
+    expect(enc({ t: [2 ** 24 + 5, 2 ** 24 - 5], x: [0, 0], y: [0, 0], p: [0, 0] })).toThrow(/earlier/);
+    expect(enc({ t: [3000 * 4096, 900 * 4096], x: [0, 0], y: [0, 0], p: [0, 0] })).toThrow(/time loop/);
+    expect(enc({ t: [3000 * 4096, 1000 * 4096], x: [0, 0], y: [0, 0], p: [0, 0] })).not.toThrow();
+  });
+
+  it('never throws anything but a DecodeError on random bytes', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), fc.boolean(), fc.integer({ min: 1, max: 50 }), (bytes, header, size) => {
+      const input = header ? withHeader(bytes, ['evt 3.0', 'geometry 64x32']) : bytes;
+      try {
+        decodeChunked(new Evt3Decoder({ strict: size % 2 === 0 }), input, [size]);
+      } catch (e) {
+        expect(e).toBeInstanceOf(DecodeError);
+      }
+    }), { numRuns: 300 });
+  });
+});
+
+const REL = 'events/expelliarmus/evt3_sample.raw';
+describeWithFixtures('Evt3Decoder on the real EVT 3.0 sample', [REL], () => {
+  const m = loadManifest()['expelliarmus/evt3_sample.raw'];
+  const bytes = new Uint8Array(readFileSync(sharedFixture(REL)));
+
+  it('matches MANIFEST count, first/last events, column digests and the true time span', () => {
+    const dec = new Evt3Decoder();
+    const b = decodeChunked(dec, bytes, [65536]);
+    expect(b.t.length).toBe(m.n_events);
+    expect([0, 1, 2, 3, 4].map((i) => eventAt(b, i))).toEqual(m.first5);
+    const n = b.t.length;
+    expect([n - 3, n - 2, n - 1].map((i) => eventAt(b, i))).toEqual(m.last3);
+    expect(columnDigests(b)).toEqual(m.column_sha256);
+    expect([b.t[0], b.t[n - 1]]).toEqual([11_718_656, 11_727_457]);
+    // No geometry line: the size comes from the Gen4.1 plugin name.
+    expect([dec.info.width, dec.info.height]).toEqual([1280, 720]);
+    expect(dec.info.details.geometrySource).toBe('plugin');
+  });
+
+  it('gives identical output for random chunk sizes and misaligned chunks', () => {
+    const whole = columnDigests(decodeChunked(new Evt3Decoder(), bytes));
+    fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: bytes.length }), { minLength: 1, maxLength: 8 }), (sizes) => {
+      expect(columnDigests(decodeChunked(new Evt3Decoder(), bytes, sizes))).toEqual(whole);
+    }), { numRuns: 20 });
+    expect(columnDigests(decodeChunked(new Evt3Decoder(), bytes, [1, 2, 3, 4093]))).toEqual(whole);
+    expect(columnDigests(decodeChunked(new Evt3Decoder(), bytes, [1]))).toEqual(whole);
+    const odd = new Uint8Array(bytes.length + 1).subarray(1);
+    odd.set(bytes);
+    expect(columnDigests(decodeChunked(new Evt3Decoder(), odd, [65536]))).toEqual(whole);
+  });
+
+  it('re-encodes to a smaller file that decodes to the same events', () => {
+    const b = decodeChunked(new Evt3Decoder(), bytes);
+    const enc = encodeEvt3(b, { width: 1280, height: 720 });
+    expect(enc.length).toBeLessThan(bytes.length);
+    expect(columnDigests(decodeChunked(new Evt3Decoder(), enc, [65536]))).toEqual(columnDigests(b));
+  });
+});
