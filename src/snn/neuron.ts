@@ -1,0 +1,188 @@
+/**
+ * Neuron dynamics, written once. Both engines (and the lazy catch-up of the sparse one) call these
+ * functions, so they cannot disagree on the equations; the float32 operation order here is the
+ * definition of the model's behaviour.
+ *
+ * One step of a neuron with input current I (the sum of its weighted inputs this timestep):
+ *   1. integrate
+ *        IF:               v <- v + r*I
+ *        LIF/LI, Euler:    v <- v + a * ((v_leak - v) + r*I)          a = dt/tau
+ *        LIF/LI, decay:    v <- (v_leak + beta * (v - v_leak)) + r*I  beta given in the model
+ *   2. spike   single: s = 1 if v > v_threshold else 0
+ *              multi:  s = floor(v / v_threshold) if v >= v_threshold else 0   (Sinabs MultiSpike)
+ *              LI never spikes; its output is v.
+ *   3. reset   (only if s > 0) zero: v <- v_reset; subtract: v <- v - s*v_threshold
+ *   4. clamp   v <- max(v, vMin) when vMin is set (every step, spike or not)
+ *
+ * Float32: every elementary operation (each +, -, *, /) is rounded to float32 (Math.fround), which
+ * is what a float32 tensor library computes op by op (tfjs, PyTorch), so the tfjs trainer can
+ * reproduce it. Parameters are float32 too; a = fround(dt / tau) is rounded once, at load.
+ * State starts at v = 0 (snnTorch, Sinabs; Norse starts at v_leak).
+ */
+import type { IFNode, LIFNode, LINode, NeuronNode, ResetMode, SpikeMode } from './graph.js';
+import { expandParam, numel, type ParamValue } from './tensor.js';
+
+const f = Math.fround;
+
+/** Integration form; numbers so hot loops switch on small integers. */
+export const FORM_IF = 0;
+export const FORM_EULER = 1;
+export const FORM_DECAY = 2;
+export type NeuronForm = typeof FORM_IF | typeof FORM_EULER | typeof FORM_DECAY;
+
+/**
+ * A neuron node's parameters expanded to one float32 per neuron, so per-neuron NIR parameter arrays
+ * and scalars take the same code path.
+ */
+export interface NeuronArrays {
+  readonly op: 'IF' | 'LIF' | 'LI';
+  readonly n: number;
+  readonly form: NeuronForm;
+  /** Euler: a = fround(dt/tau); decay: beta; IF: unused (0). */
+  readonly a: Float32Array;
+  readonly r: Float32Array;
+  readonly vLeak: Float32Array;
+  /** +Infinity for LI (never spikes). */
+  readonly vThreshold: Float32Array;
+  readonly vReset: Float32Array;
+  /** -Infinity where no clamp is set. */
+  readonly vMin: Float32Array;
+  readonly spiking: boolean;
+  readonly multi: boolean;
+  readonly subtract: boolean;
+}
+
+export function neuronArrays(node: NeuronNode, shape: readonly number[]): NeuronArrays {
+  const n = numel(shape);
+  const zeros = new Float32Array(n);
+  const opt = (v: ParamValue | undefined, dflt: number) => (v === undefined ? new Float32Array(n).fill(dflt) : expandParam(v, shape));
+  if (node.op === 'IF') {
+    const p = (node as IFNode).params;
+    return {
+      op: 'IF', n, form: FORM_IF, a: zeros, r: expandParam(p.r, shape), vLeak: zeros,
+      vThreshold: expandParam(p.v_threshold, shape), vReset: opt(p.v_reset, 0), vMin: opt(p.vMin, -Infinity),
+      spiking: true, multi: spikeMode(p.spike) === 'multi', subtract: resetMode(p.reset) === 'subtract',
+    };
+  }
+  const p = (node as LIFNode | LINode).params;
+  let form: NeuronForm;
+  let a: Float32Array;
+  if (p.beta !== undefined) {
+    form = FORM_DECAY;
+    a = expandParam(p.beta, shape);
+  } else {
+    form = FORM_EULER;
+    const tau = expandParam(p.tau, shape);
+    a = new Float32Array(n);
+    for (let j = 0; j < n; j++) a[j] = p.dt / tau[j];
+  }
+  if (node.op === 'LI') {
+    return {
+      op: 'LI', n, form, a, r: expandParam(p.r, shape), vLeak: expandParam(p.v_leak, shape),
+      vThreshold: new Float32Array(n).fill(Infinity), vReset: zeros, vMin: new Float32Array(n).fill(-Infinity),
+      spiking: false, multi: false, subtract: false,
+    };
+  }
+  const q = (node as LIFNode).params;
+  return {
+    op: 'LIF', n, form, a, r: expandParam(q.r, shape), vLeak: expandParam(q.v_leak, shape),
+    vThreshold: expandParam(q.v_threshold, shape), vReset: opt(q.v_reset, 0), vMin: opt(q.vMin, -Infinity),
+    spiking: true, multi: spikeMode(q.spike) === 'multi', subtract: resetMode(q.reset) === 'subtract',
+  };
+}
+
+export function spikeMode(s: SpikeMode | undefined): SpikeMode {
+  return s ?? 'single';
+}
+
+export function resetMode(r: ResetMode | undefined): ResetMode {
+  return r ?? 'zero';
+}
+
+/** Step 1 for one neuron: the integrated (pre-spike) membrane potential. */
+export function integrate(form: NeuronForm, v: number, input: number, a: number, r: number, vLeak: number): number {
+  const ri = f(r * input);
+  if (form === FORM_IF) return f(v + ri);
+  if (form === FORM_EULER) return f(v + f(a * f(f(vLeak - v) + ri)));
+  return f(f(f(a * f(v - vLeak)) + vLeak) + ri);
+}
+
+/** Step 2: spikes emitted at membrane potential v (0 if none). */
+export function spikeCount(v: number, threshold: number, multi: boolean): number {
+  if (multi) return v >= threshold ? Math.floor(f(v / threshold)) : 0;
+  return v > threshold ? 1 : 0;
+}
+
+/** Steps 3 and 4: membrane potential after reset (when s > 0) and clamp. */
+export function resetAndClamp(v: number, s: number, threshold: number, vReset: number, subtract: boolean, vMin: number): number {
+  let out = v;
+  if (s > 0) out = subtract ? f(v - f(s * threshold)) : vReset;
+  return out < vMin ? vMin : out;
+}
+
+/**
+ * One full step of neuron j: updates v[j] and returns its output this step: the spike count for IF
+ * and LIF, the membrane potential for LI.
+ */
+export function neuronStep(p: NeuronArrays, v: Float32Array, j: number, input: number): number {
+  const u = integrate(p.form, v[j], input, p.a[j], p.r[j], p.vLeak[j]);
+  if (!p.spiking) {
+    v[j] = u;
+    return u;
+  }
+  const thr = p.vThreshold[j];
+  const s = spikeCount(u, thr, p.multi);
+  v[j] = resetAndClamp(u, s, thr, p.vReset[j], p.subtract, p.vMin[j]);
+  return s;
+}
+
+/**
+ * Whether the sparse engine may skip neuron j on steps without input, replaying the skipped steps
+ * later (lazy leak). Skipped steps are replayed with exactly the float32 operations of neuronStep,
+ * so only spikes are at stake: a skipped step must never have spiked.
+ *
+ * - IF: a zero-input step is the identity (v + r*0 = v, clamp is idempotent), so v itself must not
+ *   spike: v <= threshold (single) or v < threshold (multi).
+ * - LIF with 0 <= a <= 1 (Euler) or 0 <= beta <= 1 (decay): each zero-input step moves v towards
+ *   v_leak without passing it, because float32 rounding is monotone and v, v_leak are float32 values;
+ *   the clamp can hold v up at vMin. So v stays between v and max(v_leak, vMin), except that one
+ *   rounding of (v_leak - v) can overshoot v_leak by about one float32 ulp of |v| + |v_leak|. We ask
+ *   for max(v, v_leak, vMin) plus a margin of 2^-20 * (|v| + |target|) (16x that ulp) to stay
+ *   below the threshold; neurons failing it are simply updated every step until they pass.
+ *   The sparse engine also counts any spike seen while replaying (`lazyViolations`, tested to be 0).
+ */
+export function lazyEligible(p: NeuronArrays): boolean {
+  if (!p.spiking) return false;
+  if (p.form === FORM_IF) return true;
+  for (let j = 0; j < p.n; j++) {
+    const a = p.a[j];
+    if (!(a >= 0 && a <= 1)) return false;
+  }
+  return true;
+}
+
+/** See lazyEligible: true when no zero-input step from state v can spike. */
+export function isQuiescent(p: NeuronArrays, v: number, j: number): boolean {
+  const thr = p.vThreshold[j];
+  if (p.form === FORM_IF) return p.multi ? v < thr : v <= thr;
+  const vl = p.vLeak[j];
+  const vMin = p.vMin[j];
+  const target = vl > vMin ? vl : vMin;
+  const top = (v > target ? v : target) + (Math.abs(v) + Math.abs(target)) * 2 ** -20;
+  return p.multi ? top < thr : top <= thr;
+}
+
+/**
+ * Replays `steps` zero-input steps of neuron j (the lazy leak). Stops early at a fixed point, where
+ * more steps change nothing. Returns the number of replayed steps that would have spiked (0 when
+ * isQuiescent held before the skipped steps).
+ */
+export function replayIdle(p: NeuronArrays, v: Float32Array, j: number, steps: number): number {
+  let violations = 0;
+  for (let k = 0; k < steps; k++) {
+    const before = v[j];
+    if (neuronStep(p, v, j, 0) > 0) violations++;
+    if (v[j] === before && violations === 0) break;
+  }
+  return violations;
+}
