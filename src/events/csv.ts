@@ -168,8 +168,9 @@ export class CsvDecoder implements EventDecoder {
       let fracDigits = -1;
       let decimalT = false;
       let bad = -1;
-      for (; i < to; i++) {
-        c = buf[i];
+      // i === to acts as a newline, so a final line without one ends the same way.
+      for (; i <= to; i++) {
+        c = i < to ? buf[i] : NL;
         const d = c - 0x30;
         if (d >= 0 && d <= 9) {
           if (fracDigits >= 0) {
@@ -208,16 +209,6 @@ export class CsvDecoder implements EventDecoder {
           while (i < to && buf[i] !== NL) i++;
           break;
         }
-      }
-      if (inField) {
-        // Final line without newline (only at end of input).
-        if (field < MAX_FIELDS) {
-          let val = v;
-          if (fracDigits > 0) val += frac / 10 ** fracDigits;
-          if (fracDigits >= 0 && fieldCol[field] === COL_T) decimalT = true;
-          vals[field] = neg ? -val : val;
-        }
-        field++;
       }
       i++;
       if (bad >= 0) throw this.corrupt(base + bad, `unexpected character '${String.fromCharCode(buf[bad])}'`);
