@@ -18,8 +18,8 @@
  *       words with bit 15 set (it masks the bit away); here those are skipped under every convention
  *       unless `stereo` is set.
  *   Words with bit 15 set are skipped and counted in `info.skippedWords`. Tmpdiff128 stereo-pair
- *   recordings use that bit for the second retina: with `stereo: true` those words decode as the
- *   right retina placed beside the left one (x + 128, width 256).
+ *   recordings use that bit for the second retina (the right camera, as the fhaust/aer reader has
+ *   it): with `stereo: true` those words decode placed beside the left one (x + 128, width 256).
  *
  * DAVIS240 (240x180) and DAVIS346 (346x260), following jAER's DavisBaseCamera.DavisEventExtractor:
  *   bit 31 set: APS (frame ADC sample) or IMU word -> skipped, counted.
