@@ -1,0 +1,209 @@
+/**
+ * Event batches from a WebSocket speaking protocol v1 (DESIGN.md section 7): `events` messages and
+ * `raw` chunks (decoded by one decoder per connection), see protocol-events.ts.
+ *
+ * Backpressure and drops: a socket pushes messages whenever they arrive, so converted batches go
+ * into a queue that is drained on `scheduler` (default asapScheduler: right after the current I/O
+ * callback). The queue holds at most `maxQueuedEvents` events; when a message would exceed it, the
+ * oldest queued events are dropped (a heartbeat's clock is kept), counted in
+ * `stats.eventsDropped` and reported to `onDrop`. Never silent, and memory stays bounded however
+ * slowly the queue is drained. (A synchronous consumer also slows the socket reads themselves:
+ * while it runs, nothing is read and TCP pushes back on the sender.)
+ *
+ * Bad messages: a ProtocolError (or DecodeError for `raw`) naming what is wrong. With `onBadMessage`
+ * they are reported there, counted in `stats.badMessages` and skipped; without it the stream
+ * errors with them. Other valid message types (hello, flush, reset, bye, ...) go to `onMessage`.
+ *
+ * Given a URL, the socket is opened on subscription and closed (1000) on unsubscription. Given an
+ * open socket (e.g. from a server's 'connection' event), it is left open on unsubscription; attach
+ * by subscribing right away, since messages that arrive earlier are not seen. A close with code
+ * 1000, 1001 or 1005 completes the stream after the queued batches (and what a raw decoder still
+ * holds); any other code is a CONNECTION_CLOSED StreamError.
+ */
+import { asapScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import WebSocket from 'ws';
+
+import type { AnyDecoderOptions } from '../events/create-decoder.js';
+import { DecodeError } from '../events/decode-error.js';
+import { clockOf, heartbeat, type ClockedBatch } from './clocked-batch.js';
+import { ProtocolError } from './protocol-error.js';
+import {
+  decodeFrame, endRawDecode, eventsMessageToBatch, initRawDecode, parseEventsMessage, parseRawMessage, rawMessageToBatch,
+  type AnyMessage, type ProtocolLimits, type RawDecodeState,
+} from './protocol-events.js';
+import { requirePositiveInt, StreamError } from './stream-error.js';
+
+export interface LiveSourceStats {
+  messages: number;
+  eventsIn: number;
+  eventsDropped: number;
+  badMessages: number;
+  /** Events waiting in the queue right now. */
+  queuedEvents: number;
+  /** `events` messages whose seq was not the previous seq + 1. */
+  seqGaps: number;
+}
+
+export function createLiveSourceStats(): LiveSourceStats {
+  return { messages: 0, eventsIn: 0, eventsDropped: 0, badMessages: 0, queuedEvents: 0, seqGaps: 0 };
+}
+
+export interface FromWebSocketOptions {
+  /** Declared sensor size: coordinates outside it are OUT_OF_RANGE. */
+  readonly width?: number;
+  readonly height?: number;
+  /** Most events waiting for the consumer before the oldest are dropped (default 1 000 000). */
+  readonly maxQueuedEvents?: number;
+  /** Where the queue is drained (default asapScheduler). */
+  readonly scheduler?: SchedulerLike;
+  readonly stats?: LiveSourceStats;
+  readonly onDrop?: (events: number) => void;
+  readonly onBadMessage?: (e: ProtocolError | DecodeError) => void;
+  readonly onMessage?: (m: AnyMessage) => void;
+  /** Options for the decoder of `raw` messages. */
+  readonly decoder?: AnyDecoderOptions;
+  readonly limits?: Partial<ProtocolLimits>;
+  /** Largest incoming message in bytes when connecting to a URL (ws maxPayload; default 16 MiB). */
+  readonly maxPayload?: number;
+}
+
+const STAGE = 'fromWebSocket';
+const NORMAL_CLOSE = new Set([1000, 1001, 1005]);
+
+function frameBytes(data: WebSocket.RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data;
+}
+
+export function fromWebSocket(target: string | WebSocket, options: FromWebSocketOptions = {}): Observable<ClockedBatch> {
+  const maxQueued = requirePositiveInt(STAGE, 'maxQueuedEvents', options.maxQueuedEvents ?? 1_000_000);
+  const scheduler = options.scheduler ?? asapScheduler;
+  return new Observable<ClockedBatch>((subscriber) => {
+    const stats = options.stats ?? createLiveSourceStats();
+    const own = typeof target === 'string';
+    const ws = typeof target === 'string' ? new WebSocket(target, { maxPayload: options.maxPayload ?? 16 << 20 }) : target;
+    const queue: ClockedBatch[] = [];
+    let drainJob: Subscription | null = null;
+    let raw: RawDecodeState = initRawDecode(options.decoder);
+    let lastSeq: number | undefined;
+
+    const drain = (): void => {
+      drainJob = null;
+      while (queue.length > 0 && !subscriber.closed) {
+        const b = queue.shift() as ClockedBatch;
+        stats.queuedEvents -= b.t.length;
+        subscriber.next(b);
+      }
+    };
+
+    const dropOldest = (excess: number): void => {
+      let dropped = 0;
+      while (excess > 0 && queue.length > 0) {
+        const b = queue[0];
+        const n = b.t.length;
+        if (n <= excess) {
+          const c = clockOf(b);
+          if (c !== undefined) queue[0] = heartbeat(c);
+          else queue.shift();
+          dropped += n;
+          excess -= n;
+        } else {
+          const c = clockOf(b);
+          const rest: ClockedBatch = { t: b.t.subarray(excess), x: b.x.subarray(excess), y: b.y.subarray(excess), p: b.p.subarray(excess), ...(c !== undefined ? { clockUs: c } : {}) };
+          queue[0] = rest;
+          dropped += excess;
+          excess = 0;
+        }
+      }
+      stats.queuedEvents -= dropped;
+      stats.eventsDropped += dropped;
+      if (dropped > 0) options.onDrop?.(dropped);
+    };
+
+    const enqueue = (b: ClockedBatch): void => {
+      const n = b.t.length;
+      if (n === 0 && clockOf(b) === undefined) return;
+      stats.eventsIn += n;
+      queue.push(b);
+      stats.queuedEvents += n;
+      if (stats.queuedEvents > maxQueued) dropOldest(stats.queuedEvents - maxQueued);
+      if (drainJob === null) drainJob = scheduler.schedule(drain);
+    };
+
+    const bad = (e: ProtocolError | DecodeError): void => {
+      stats.badMessages++;
+      if (options.onBadMessage) options.onBadMessage(e);
+      else subscriber.error(e);
+    };
+
+    const onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
+      if (subscriber.closed) return;
+      stats.messages++;
+      let batch: ClockedBatch;
+      try {
+        const m = decodeFrame(frameBytes(data), isBinary);
+        if (m.type === 'events') {
+          const msg = parseEventsMessage(m);
+          if (msg.seq !== undefined) {
+            if (lastSeq !== undefined && msg.seq !== lastSeq + 1) stats.seqGaps++;
+            lastSeq = msg.seq;
+          }
+          batch = eventsMessageToBatch(msg, options);
+        } else if (m.type === 'raw') {
+          const r = rawMessageToBatch(raw, parseRawMessage(m));
+          raw = r.state;
+          batch = r.events;
+        } else {
+          if (options.onMessage) options.onMessage(m);
+          else throw new ProtocolError('BAD_MESSAGE', `unexpected message type "${m.type}"`);
+          return;
+        }
+      } catch (e) {
+        if (e instanceof DecodeError && e.events.t.length > 0) enqueue(e.events);
+        if (e instanceof ProtocolError || e instanceof DecodeError) bad(e);
+        else subscriber.error(e);
+        return;
+      }
+      enqueue(batch);
+    };
+
+    const onClose = (code: number, reason: Buffer): void => {
+      if (subscriber.closed) return;
+      try {
+        const rest = endRawDecode(raw);
+        if (rest) enqueue(rest);
+      } catch (e) {
+        drainJob?.unsubscribe();
+        drain();
+        subscriber.error(e);
+        return;
+      }
+      drainJob?.unsubscribe();
+      drain();
+      if (NORMAL_CLOSE.has(code)) subscriber.complete();
+      else subscriber.error(new StreamError('CONNECTION_CLOSED', STAGE, `connection closed with code ${code}${reason.length ? ` (${reason.toString('utf8')})` : ''}`));
+    };
+
+    const onError = (e: Error): void => subscriber.error(e);
+
+    ws.on('message', onMessage);
+    ws.on('close', onClose);
+    ws.on('error', onError);
+    return () => {
+      drainJob?.unsubscribe();
+      ws.off('message', onMessage);
+      ws.off('close', onClose);
+      ws.off('error', onError);
+      if (own) {
+        // Keep a listener so a late socket error after unsubscription is not an uncaught exception.
+        ws.on('error', () => undefined);
+        if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+        else if (ws.readyState === WebSocket.OPEN) ws.close(1000);
+      }
+      queue.length = 0;
+      stats.queuedEvents = 0;
+    };
+  });
+}
+

@@ -1,0 +1,210 @@
+/**
+ * Wire protocol v1 (DESIGN.md section 7) <-> EventBatch, as pure functions shared by
+ * `fromWebSocket` and the server (issue 8):
+ *
+ *   events { type: 'events', seq?, t0, t: bin int32 LE offsets from t0, x: bin u16 LE,
+ *            y: bin u16 LE, p: bin u8 (0 = OFF, 1 = ON) }
+ *   raw    { type: 'raw', format, data: bin }   (a camera's native bytes; decoder state persists)
+ *
+ * Binary frames are msgpack maps (plain maps and `bin`, so any language's msgpack reads them);
+ * text frames are JSON and can carry only messages without binary fields.
+ *
+ * An `events` message without events is a clock tick: the sender vouches that it has sent every
+ * event with t < t0 (see clocked-batch.ts); it becomes a heartbeat batch with clockUs = t0.
+ *
+ * Every check fails with a ProtocolError naming the field: BAD_MESSAGE (undecodable, wrong types,
+ * missing fields, unknown type, column lengths that disagree, polarity not 0/1, t0 not an
+ * integer), OUT_OF_RANGE (coordinates outside the declared sensor), TOO_LARGE (more events than
+ * `maxEventsPerMessage`). Columns are copied out of the message buffer (msgpack decoders hand out
+ * views of pooled buffers).
+ */
+import { Packr, Unpackr } from 'msgpackr';
+import { z } from 'zod';
+import { EVENT_FORMATS, type EventBatch, type EventFormat } from '../events/batch.js';
+import type { AnyDecoderOptions } from '../events/create-decoder.js';
+import { createDecoder } from '../events/create-decoder.js';
+import type { EventDecoder } from '../events/decoder.js';
+import { heartbeat, type ClockedBatch } from './clocked-batch.js';
+import { ProtocolError } from './protocol-error.js';
+
+/** Limits on one message, defaults in one place. */
+export interface ProtocolLimits {
+  readonly maxEventsPerMessage: number;
+}
+
+export const DEFAULT_PROTOCOL_LIMITS: ProtocolLimits = Object.freeze({ maxEventsPerMessage: 1 << 22 });
+
+const bin = z.instanceof(Uint8Array);
+
+export const eventsMessageSchema = z.object({
+  type: z.literal('events'),
+  seq: z.number().int().nonnegative().optional(),
+  t0: z.number().finite(),
+  t: bin,
+  x: bin,
+  y: bin,
+  p: bin,
+});
+
+export const rawMessageSchema = z.object({
+  type: z.literal('raw'),
+  format: z.enum(EVENT_FORMATS as [EventFormat, ...EventFormat[]]),
+  data: bin,
+});
+
+export type EventsMessage = z.infer<typeof eventsMessageSchema>;
+export type RawMessage = z.infer<typeof rawMessageSchema>;
+
+/** Any decoded frame: an object with a string `type` (other fields unchecked until dispatched). */
+export interface AnyMessage {
+  readonly type: string;
+  readonly [k: string]: unknown;
+}
+
+// Python's msgpack writes integers >= 2^32 (any real t0) as uint64: read them as numbers, not BigInt.
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+const packr = new Packr({ useRecords: false });
+
+function describeIssues(kind: string, issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
+  return issues.map((i) => `${kind}${i.path.length ? `.${i.path.map(String).join('.')}` : ''}: ${i.message}`).join('; ');
+}
+
+/** Decodes one WebSocket frame (msgpack if binary, JSON if text) into a message with a type. */
+export function decodeFrame(data: Uint8Array | string, isBinary: boolean): AnyMessage {
+  let v: unknown;
+  try {
+    v = isBinary && typeof data !== 'string' ? unpackr.unpack(data) : JSON.parse(typeof data === 'string' ? data : Buffer.from(data).toString('utf8'));
+  } catch (e) {
+    throw new ProtocolError('BAD_MESSAGE', `${isBinary ? 'msgpack' : 'JSON'} frame does not decode: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || typeof (v as { type?: unknown }).type !== 'string') {
+    throw new ProtocolError('BAD_MESSAGE', 'a message must be a map with a string "type"');
+  }
+  return v as AnyMessage;
+}
+
+export function parseEventsMessage(m: unknown): EventsMessage {
+  const r = eventsMessageSchema.safeParse(m);
+  if (!r.success) throw new ProtocolError('BAD_MESSAGE', describeIssues('events', r.error.issues));
+  return r.data;
+}
+
+export function parseRawMessage(m: unknown): RawMessage {
+  const r = rawMessageSchema.safeParse(m);
+  if (!r.success) throw new ProtocolError('BAD_MESSAGE', describeIssues('raw', r.error.issues));
+  return r.data;
+}
+
+export interface EventsToBatchOptions {
+  /** Declared sensor size; coordinates must lie inside it when given. */
+  readonly width?: number;
+  readonly height?: number;
+  readonly limits?: Partial<ProtocolLimits>;
+}
+
+// 2^53 - 2^31: any int32 offset from such a t0 is still an exact integer.
+const MAX_T0 = 9007199254740991 - 2147483648;
+
+/** `events` message -> batch (or heartbeat when it has no events). */
+export function eventsMessageToBatch(msg: EventsMessage, options: EventsToBatchOptions = {}): ClockedBatch {
+  const limits = { ...DEFAULT_PROTOCOL_LIMITS, ...(options.limits ?? {}) };
+  const n = msg.p.length;
+  if (msg.t.length !== 4 * n || msg.x.length !== 2 * n || msg.y.length !== 2 * n) {
+    throw new ProtocolError('BAD_MESSAGE', `events: column lengths disagree (p has ${n} events, so t needs ${4 * n} bytes, x and y ${2 * n}; got t=${msg.t.length}, x=${msg.x.length}, y=${msg.y.length})`);
+  }
+  if (!Number.isInteger(msg.t0) || Math.abs(msg.t0) > MAX_T0) {
+    throw new ProtocolError('BAD_MESSAGE', `events.t0: expected an integer number of microseconds within +-2^53 - 2^31, got ${msg.t0}`);
+  }
+  if (n > limits.maxEventsPerMessage) {
+    throw new ProtocolError('TOO_LARGE', `events: ${n} events in one message (limit ${limits.maxEventsPerMessage})`);
+  }
+  if (n === 0) return heartbeat(msg.t0);
+  const t = new Float64Array(n);
+  const x = new Uint16Array(n);
+  const y = new Uint16Array(n);
+  const p = new Uint8Array(n);
+  const t0 = msg.t0;
+  const dt = new DataView(msg.t.buffer, msg.t.byteOffset, msg.t.byteLength);
+  for (let i = 0; i < n; i++) t[i] = t0 + dt.getInt32(i * 4, true);
+  copyU16(msg.x, x);
+  copyU16(msg.y, y);
+  p.set(msg.p);
+  const w = options.width ?? 65536;
+  const h = options.height ?? 65536;
+  for (let i = 0; i < n; i++) {
+    if (p[i] > 1) throw new ProtocolError('BAD_MESSAGE', `events.p[${i}]: polarity must be 0 or 1, got ${p[i]}`);
+    if (x[i] >= w || y[i] >= h) throw new ProtocolError('OUT_OF_RANGE', `events[${i}]: (${x[i]}, ${y[i]}) is outside the declared ${w}x${h} sensor`);
+  }
+  return { t, x, y, p };
+}
+
+function copyU16(src: Uint8Array, dst: Uint16Array): void {
+  if (src.byteOffset % 2 === 0) {
+    dst.set(new Uint16Array(src.buffer, src.byteOffset, dst.length)); // typed arrays are little-endian here
+    return;
+  }
+  const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  for (let i = 0; i < dst.length; i++) dst[i] = dv.getUint16(i * 2, true);
+}
+
+/**
+ * Batch -> `events` message bytes (msgpack). t0 defaults to the first event's t (0 when empty:
+ * pass t0 to send a clock tick). Offsets must fit int32: split longer batches.
+ */
+export function encodeEventsMessage(b: EventBatch, options: { t0?: number; seq?: number } = {}): Uint8Array {
+  const n = b.t.length;
+  const t0 = options.t0 ?? (n > 0 ? b.t[0] : 0);
+  const t = new Uint8Array(4 * n);
+  const dv = new DataView(t.buffer);
+  for (let i = 0; i < n; i++) {
+    const off = b.t[i] - t0;
+    if (!Number.isInteger(off) || off < -2147483648 || off > 2147483647) {
+      throw new RangeError(`encodeEventsMessage: event ${i} is ${off} us from t0, beyond int32: split the batch`);
+    }
+    dv.setInt32(i * 4, off, true);
+  }
+  const x = new Uint8Array(Uint16Array.from(b.x).buffer);
+  const y = new Uint8Array(Uint16Array.from(b.y).buffer);
+  const p = Uint8Array.from(b.p, (v) => (v ? 1 : 0));
+  const msg: Record<string, unknown> = { type: 'events', t0, t, x, y, p };
+  if (options.seq !== undefined) msg.seq = options.seq;
+  return Uint8Array.from(packr.pack(msg));
+}
+
+/** `raw` message bytes (msgpack). */
+export function encodeRawMessage(format: EventFormat, data: Uint8Array): Uint8Array {
+  return Uint8Array.from(packr.pack({ type: 'raw', format, data }));
+}
+
+/** Per-connection state of `raw` decoding: one decoder, created by the first raw message. */
+export interface RawDecodeState {
+  readonly format: EventFormat | undefined;
+  readonly decoder: EventDecoder | undefined;
+  readonly decoderOptions: AnyDecoderOptions;
+}
+
+export function initRawDecode(decoderOptions: AnyDecoderOptions = {}): RawDecodeState {
+  return { format: undefined, decoder: undefined, decoderOptions };
+}
+
+/**
+ * `raw` message -> the events its bytes complete (the decoder keeps partial units across
+ * messages). A format other than the connection's first is BAD_MESSAGE; a decode fault is the
+ * decoder's DecodeError (its `events` holds what the message decoded before the fault), and the
+ * decoder stays failed.
+ */
+export function rawMessageToBatch(state: RawDecodeState, msg: RawMessage): { state: RawDecodeState; events: EventBatch } {
+  let s = state;
+  if (s.decoder === undefined) {
+    s = { ...s, format: msg.format, decoder: createDecoder(msg.format, s.decoderOptions) };
+  } else if (msg.format !== s.format) {
+    throw new ProtocolError('BAD_MESSAGE', `raw.format: this connection sends "${s.format}", got "${msg.format}"`);
+  }
+  return { state: s, events: (s.decoder as EventDecoder).write(msg.data) };
+}
+
+/** End of the connection's raw stream: what the decoder still holds (TRUNCATED if it ended inside a unit). */
+export function endRawDecode(state: RawDecodeState): EventBatch | undefined {
+  return state.decoder?.end();
+}
+

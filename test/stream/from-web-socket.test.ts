@@ -1,0 +1,147 @@
+/** fromWebSocket against a real ws server on 127.0.0.1: events, raw chunks, bad messages, drops, closes. */
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { VirtualAction, VirtualTimeScheduler } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { batchFrom, type EventBatch } from '../../src/events/batch.js';
+import { DecodeError } from '../../src/events/decode-error.js';
+import { NmnistDecoder } from '../../src/events/nmnist.js';
+import type { ClockedBatch } from '../../src/stream/clocked-batch.js';
+import { createLiveSourceStats, fromWebSocket } from '../../src/stream/from-web-socket.js';
+import { ProtocolError } from '../../src/stream/protocol-error.js';
+import { encodeEventsMessage, encodeRawMessage } from '../../src/stream/protocol-events.js';
+import { StreamError } from '../../src/stream/stream-error.js';
+import { decodeChunked, toRows } from '../helpers/events.js';
+import { describeWithFixtures, sharedFixture } from '../helpers/fixtures.js';
+import { collect, joined, NMNIST_REL } from './helpers.js';
+
+const servers: WebSocketServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => {
+    for (const c of s.clients) c.terminate();
+    s.close(r);
+  })));
+});
+
+/** A server that runs `onConnection` for each client; resolves with its ws:// URL. */
+async function server(onConnection: (ws: WebSocket) => void): Promise<string> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  servers.push(wss);
+  wss.on('connection', onConnection);
+  await new Promise((r) => wss.once('listening', r));
+  return `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
+}
+
+const at = (ts: number[], x = 1): EventBatch => batchFrom({ t: ts, x: ts.map(() => x), y: ts.map(() => 2), p: ts.map((_, i) => i % 2) });
+const until = async (cond: () => boolean) => {
+  for (let i = 0; i < 2000 && !cond(); i++) await new Promise((r) => setTimeout(r, 2));
+};
+
+describe('fromWebSocket', () => {
+  it('turns events messages into batches and an empty one into a heartbeat, then completes on a normal close', async () => {
+    const url = await server((ws) => {
+      ws.send(encodeEventsMessage(at([100, 105]), { seq: 0 }));
+      ws.send(encodeEventsMessage(at([]), { t0: 200, seq: 1 }));
+      ws.send(encodeEventsMessage(at([210]), { seq: 2 }));
+      ws.close(1000);
+    });
+    const stats = createLiveSourceStats();
+    const got = (await collect(fromWebSocket(url, { stats }))) as ClockedBatch[];
+    expect(got.map((b) => ({ t: Array.from(b.t), clockUs: b.clockUs }))).toEqual([
+      { t: [100, 105], clockUs: undefined },
+      { t: [], clockUs: 200 },
+      { t: [210], clockUs: undefined },
+    ]);
+    expect(stats).toMatchObject({ messages: 3, eventsIn: 3, eventsDropped: 0, badMessages: 0, seqGaps: 0 });
+  });
+
+  it('errors with the ProtocolError of a bad message, or reports and skips it with onBadMessage', async () => {
+    const send = (ws: WebSocket) => {
+      ws.send(encodeEventsMessage(at([1])));
+      ws.send(Buffer.from([0xde, 0x00, 0x02]));
+      ws.send(JSON.stringify({ type: 'hello', protocol: 1 }));
+      ws.send(encodeEventsMessage(at([2], 50)));
+      ws.send(encodeEventsMessage(at([3])));
+      ws.close(1000);
+    };
+    await expect(collect(fromWebSocket(await server(send)))).rejects.toBeInstanceOf(ProtocolError);
+    const bad: ProtocolError[] = [];
+    const other: unknown[] = [];
+    const stats = createLiveSourceStats();
+    const got = await collect(fromWebSocket(await server(send), { width: 10, height: 10, stats, onBadMessage: (e) => bad.push(e as ProtocolError), onMessage: (m) => other.push(m) }));
+    expect(got.map((b) => Array.from(b.t))).toEqual([[1], [3]]);
+    expect(bad.map((e) => e.code)).toEqual(['BAD_MESSAGE', 'OUT_OF_RANGE']);
+    expect(other).toEqual([{ type: 'hello', protocol: 1 }]);
+    expect(stats.badMessages).toBe(2);
+  });
+
+  it('reports an abnormal close as a CONNECTION_CLOSED StreamError', async () => {
+    const url = await server((ws) => ws.close(4001, 'go away'));
+    const err = await collect(fromWebSocket(url)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StreamError);
+    expect((err as StreamError).code).toBe('CONNECTION_CLOSED');
+    expect((err as StreamError).message).toMatch(/4001 \(go away\)/);
+  });
+
+  it('drops the oldest queued events beyond maxQueuedEvents, counts and reports them, keeps clocks', async () => {
+    const url = await server((ws) => {
+      for (let k = 0; k < 5; k++) ws.send(encodeEventsMessage(at(Array.from({ length: 10 }, (_, i) => k * 10 + i))));
+      ws.send(encodeEventsMessage(at([]), { t0: 100 }));
+    });
+    const drain = new VirtualTimeScheduler(VirtualAction, Infinity); // the consumer is "busy" until we flush
+    const stats = createLiveSourceStats();
+    const drops: number[] = [];
+    const got: ClockedBatch[] = [];
+    const sub = fromWebSocket(url, { maxQueuedEvents: 25, scheduler: drain, stats, onDrop: (n) => drops.push(n) }).subscribe((b) => got.push(b));
+    await until(() => stats.messages === 6);
+    expect(stats.queuedEvents).toBe(25);
+    drain.flush();
+    sub.unsubscribe();
+    expect(got.flatMap((b) => Array.from(b.t))).toEqual(Array.from({ length: 25 }, (_, i) => 25 + i));
+    expect(got.at(-1)?.clockUs).toBe(100);
+    expect(stats.eventsDropped).toBe(25);
+    expect(drops.reduce((a, b) => a + b, 0)).toBe(25);
+  });
+
+  it('works on a socket accepted by a server (the server-side use), leaving it open on unsubscribe', async () => {
+    let serverSide: Promise<EventBatch[]> | undefined;
+    let accepted: WebSocket | undefined;
+    const url = await server((ws) => {
+      accepted = ws;
+      serverSide = collect(fromWebSocket(ws, { width: 34, height: 34 }));
+    });
+    const client = new WebSocket(url);
+    await new Promise((r) => client.once('open', r));
+    client.send(encodeEventsMessage(at([7, 8])));
+    client.send(encodeEventsMessage(at([9])));
+    client.close(1000);
+    await until(() => serverSide !== undefined);
+    expect(joined(await (serverSide as Promise<EventBatch[]>))).toEqual(toRows(at([7, 8])).concat(toRows(at([9]))));
+    expect(accepted).toBeDefined();
+  });
+});
+
+describeWithFixtures('fromWebSocket raw chunks', [NMNIST_REL], () => {
+  const bytes = new Uint8Array(readFileSync(sharedFixture(NMNIST_REL)));
+
+  it('decodes a recording sent as raw chunks split at odd byte boundaries', async () => {
+    const url = await server((ws) => {
+      for (let i = 0; i < bytes.length; i += 1237) ws.send(encodeRawMessage('nmnist', bytes.subarray(i, i + 1237)));
+      ws.close(1000);
+    });
+    expect(joined(await collect(fromWebSocket(url)))).toEqual(toRows(decodeChunked(new NmnistDecoder(), bytes)));
+  });
+
+  it('fails with TRUNCATED when the connection ends inside a record, after the complete ones', async () => {
+    const url = await server((ws) => {
+      ws.send(encodeRawMessage('nmnist', bytes.subarray(0, 12)));
+      ws.close(1000);
+    });
+    const got: EventBatch[] = [];
+    const err = await new Promise((resolve) => fromWebSocket(url).subscribe({ next: (b) => got.push(b), error: resolve, complete: () => resolve(undefined) }));
+    expect(err).toBeInstanceOf(DecodeError);
+    expect((err as DecodeError).code).toBe('TRUNCATED');
+    expect(joined(got).length).toBe(2);
+  });
+});

@@ -1,0 +1,140 @@
+/** Wire protocol v1 <-> EventBatch: round trips, every validation error, raw chunks, Python interop. */
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { Packr } from 'msgpackr';
+import { describe, expect, it } from 'vitest';
+import { batchFrom } from '../../src/events/batch.js';
+import { DecodeError } from '../../src/events/decode-error.js';
+import { NmnistDecoder } from '../../src/events/nmnist.js';
+import type { ClockedBatch } from '../../src/stream/clocked-batch.js';
+import { ProtocolError } from '../../src/stream/protocol-error.js';
+import {
+  decodeFrame, encodeEventsMessage, encodeRawMessage, endRawDecode, eventsMessageToBatch, initRawDecode, parseEventsMessage, parseRawMessage, rawMessageToBatch,
+} from '../../src/stream/protocol-events.js';
+import { decodeChunked, toRows } from '../helpers/events.js';
+import { describeWithFixtures, sharedFixture } from '../helpers/fixtures.js';
+import { findPython, runPython } from '../helpers/python.js';
+import { joined, NMNIST_REL, splitAt } from './helpers.js';
+
+const packr = new Packr({ useRecords: false });
+const toBatch = (bytes: Uint8Array, o = {}) => eventsMessageToBatch(parseEventsMessage(decodeFrame(bytes, true)), o);
+
+function protocolError(fn: () => unknown): ProtocolError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ProtocolError);
+    return e as ProtocolError;
+  }
+  throw new Error('expected a ProtocolError');
+}
+
+describe('events messages', () => {
+  it('round-trip any batch (negative offsets included) through msgpack bytes', () => {
+    const ev = fc.tuple(fc.integer({ min: -1_000_000, max: 1_000_000 }), fc.nat(65535), fc.nat(65535), fc.nat(1));
+    fc.assert(fc.property(fc.array(ev, { minLength: 1, maxLength: 50 }), fc.integer({ min: 0, max: 2 ** 40 }), (rows, base) => {
+      const b = batchFrom({ t: rows.map((r) => base + r[0]), x: rows.map((r) => r[1]), y: rows.map((r) => r[2]), p: rows.map((r) => r[3]) });
+      expect(toRows(toBatch(encodeEventsMessage(b, { seq: 3 })))).toEqual(toRows(b));
+    }));
+  });
+
+  it('turns an events message without events into a heartbeat at t0', () => {
+    const hb = toBatch(encodeEventsMessage(batchFrom({ t: [], x: [], y: [], p: [] }), { t0: 123456 })) as ClockedBatch;
+    expect(hb.t.length).toBe(0);
+    expect(hb.clockUs).toBe(123456);
+  });
+
+  it('copies columns out of the message even when they sit at odd offsets', () => {
+    const x = Buffer.alloc(5);
+    x.writeUInt16LE(7, 1);
+    x.writeUInt16LE(9, 3);
+    const msg = { type: 'events', t0: 10, t: new Uint8Array(8), x: x.subarray(1), y: new Uint8Array(4), p: new Uint8Array(2) };
+    expect(toRows(toBatch(packr.pack(msg)))).toEqual([[10, 7, 0, 0], [10, 9, 0, 0]]);
+  });
+
+  const good = () => ({ type: 'events', t0: 1000, t: new Uint8Array(4), x: new Uint8Array([3, 0]), y: new Uint8Array([4, 0]), p: new Uint8Array([1]) });
+  const cases: [string, Record<string, unknown>, string, RegExp][] = [
+    ['missing t0', { t0: undefined }, 'BAD_MESSAGE', /events\.t0/],
+    ['non-finite t0', { t0: Infinity }, 'BAD_MESSAGE', /t0/],
+    ['fractional t0', { t0: 1.5 }, 'BAD_MESSAGE', /integer/],
+    ['t as a string', { t: 'abc' }, 'BAD_MESSAGE', /events\.t/],
+    ['x as an array of numbers', { x: [3] }, 'BAD_MESSAGE', /events\.x/],
+    ['mismatched lengths', { t: new Uint8Array(8) }, 'BAD_MESSAGE', /column lengths disagree/],
+    ['polarity 2', { p: new Uint8Array([2]) }, 'BAD_MESSAGE', /polarity must be 0 or 1/],
+    ['negative seq', { seq: -1 }, 'BAD_MESSAGE', /events\.seq/],
+  ];
+  for (const [name, patch, code, re] of cases) {
+    it(`rejects ${name} with ${code}`, () => {
+      const e = protocolError(() => toBatch(packr.pack({ ...good(), ...patch })));
+      expect(e.code).toBe(code);
+      expect(e.message).toMatch(re);
+    });
+  }
+
+  it('rejects coordinates outside the declared sensor (OUT_OF_RANGE) and too many events (TOO_LARGE)', () => {
+    expect(protocolError(() => toBatch(packr.pack(good()), { width: 3, height: 10 })).code).toBe('OUT_OF_RANGE');
+    expect(toRows(toBatch(packr.pack(good()), { width: 4, height: 5 }))).toEqual([[1000, 3, 4, 1]]);
+    expect(protocolError(() => toBatch(packr.pack(good()), { limits: { maxEventsPerMessage: 0 } })).code).toBe('TOO_LARGE');
+  });
+
+  it('rejects frames that do not decode or are not typed maps', () => {
+    expect(protocolError(() => decodeFrame(new Uint8Array([0xde, 0x00, 0x02]), true)).message).toMatch(/msgpack frame does not decode/);
+    expect(protocolError(() => decodeFrame(new Uint8Array([0xc1]), true)).code).toBe('BAD_MESSAGE');
+    expect(protocolError(() => decodeFrame('{"type": ', false)).message).toMatch(/JSON frame does not decode/);
+    expect(protocolError(() => decodeFrame(packr.pack([1, 2]), true)).message).toMatch(/map with a string "type"/);
+    expect(decodeFrame('{"type":"flush"}', false)).toEqual({ type: 'flush' });
+    // A JSON events message cannot carry bin columns.
+    expect(protocolError(() => parseEventsMessage(decodeFrame(JSON.stringify({ ...good(), t: [0, 0, 0, 0] }), false))).message).toMatch(/events\.t/);
+  });
+
+  it('decodes a message written by Python msgpack with plain struct packing (when python3-msgpack is available)', () => {
+    const py = findPython(['msgpack']);
+    if (!py) {
+      if (process.env.CI) throw new Error('CI needs a python3 with msgpack');
+      return;
+    }
+    const hex = runPython(py, [
+      'import msgpack, struct, sys',
+      't = struct.pack("<3i", 0, 5, -2); x = struct.pack("<3H", 1, 2, 300); y = struct.pack("<3H", 4, 5, 6); p = bytes([1, 0, 1])',
+      'sys.stdout.write(msgpack.packb({"type": "events", "seq": 0, "t0": 2**40, "t": t, "x": x, "y": y, "p": p}, use_bin_type=True).hex())',
+    ].join('\n'));
+    expect(toRows(toBatch(Buffer.from(hex, 'hex')))).toEqual([[2 ** 40, 1, 4, 1], [2 ** 40 + 5, 2, 5, 0], [2 ** 40 - 2, 300, 6, 1]]);
+  });
+});
+
+describeWithFixtures('raw messages', [NMNIST_REL], () => {
+  const bytes = new Uint8Array(readFileSync(sharedFixture(NMNIST_REL)));
+  const want = toRows(decodeChunked(new NmnistDecoder(), bytes));
+
+  it('chunks split at arbitrary bytes decode to the file\'s events', () => {
+    fc.assert(fc.property(fc.array(fc.nat(bytes.length), { maxLength: 10 }), (cuts) => {
+      let s = initRawDecode();
+      const out = [];
+      const pts = [...new Set(cuts)].sort((a, b) => a - b);
+      let prev = 0;
+      for (const c of [...pts, bytes.length]) {
+        const m = parseRawMessage(decodeFrame(encodeRawMessage('nmnist', bytes.subarray(prev, c)), true));
+        const r = rawMessageToBatch(s, m);
+        s = r.state;
+        out.push(r.events);
+        prev = c;
+      }
+      const rest = endRawDecode(s);
+      if (rest) out.push(rest);
+      expect(joined(out)).toEqual(want);
+    }), { numRuns: 30 });
+  });
+
+  it('rejects a format change on the same connection and reports a truncated end', () => {
+    let s = rawMessageToBatch(initRawDecode(), parseRawMessage({ type: 'raw', format: 'nmnist', data: bytes.subarray(0, 7) })).state;
+    expect(protocolError(() => rawMessageToBatch(s, parseRawMessage({ type: 'raw', format: 'evt3', data: bytes.subarray(7, 9) }))).code).toBe('BAD_MESSAGE');
+    s = rawMessageToBatch(s, parseRawMessage({ type: 'raw', format: 'nmnist', data: bytes.subarray(7, 9) })).state;
+    expect(() => endRawDecode(s)).toThrowError(DecodeError);
+    expect(protocolError(() => parseRawMessage({ type: 'raw', format: 'mp4', data: new Uint8Array(1) })).message).toMatch(/raw\.format/);
+  });
+
+  it('splitAt helper sanity: batches re-join to the original', () => {
+    const b = batchFrom({ t: [1, 2, 3], x: [0, 0, 0], y: [0, 0, 0], p: [0, 1, 0] });
+    expect(joined(splitAt(b, [1, 1, 3]))).toEqual(toRows(b));
+  });
+});
