@@ -74,6 +74,13 @@ describe('LZ4 frame decompression', () => {
     const bad = Uint8Array.from([0x04, 0x22, 0x4d, 0x18, 0x40, 0x40, 0xc0, 6, 0, 0, 0, 0x10, 0x61, 5, 0, 0x00, 0x61, 0, 0, 0, 0]);
     expect(() => lz4(bad)).toThrow(/corrupt LZ4 block/);
   });
+
+  it('refuses a block that ends with a match instead of literals', () => {
+    const ok = Uint8Array.from([0x04, 0x22, 0x4d, 0x18, 0x40, 0x40, 0xc0, 5, 0, 0, 0, 0x10, 0x61, 1, 0, 0x00, 0, 0, 0, 0]);
+    expect(new TextDecoder().decode(lz4(ok))).toBe('aaaaa');
+    const bad = Uint8Array.from([0x04, 0x22, 0x4d, 0x18, 0x40, 0x40, 0xc0, 4, 0, 0, 0, 0x10, 0x61, 1, 0, 0, 0, 0, 0]);
+    expect(() => lz4(bad)).toThrow(/corrupt LZ4 block/);
+  });
 });
 
 describe('zstd frame decompression', () => {

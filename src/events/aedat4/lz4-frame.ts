@@ -108,6 +108,8 @@ function decodeBlock(src: Uint8Array, s: number, sEnd: number, dst: Uint8Array, 
   // Matches copy 8 bytes at a time and may write up to 7 bytes past their end (into slack).
   const wideEnd = dst.length - LZ4_SLACK;
   for (;;) {
+    // A block that ends right after a match (s === sEnd here) is malformed; the token read below
+    // then lies outside the block and every following length check fails, returning -1.
     const token = src[s++];
     let lit = token >>> 4;
     if (lit === 15) {
