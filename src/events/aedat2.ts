@@ -160,7 +160,11 @@ export class Aedat2Decoder implements EventDecoder {
     if (this.phase === 'header') {
       if (this.header.midLine) throw this.fail(new DecodeError('TRUNCATED', 'aedat2', at, 'input ends inside a header line'));
       // A header-only file: no body, but the header still tells the chip and geometry.
-      this.finishHeader(at);
+      try {
+        this.finishHeader(at);
+      } catch (e) {
+        throw this.fail(e);
+      }
     }
     if (this.carryLen > 0) {
       throw this.fail(new DecodeError('TRUNCATED', 'aedat2', at - this.carryLen,

@@ -123,6 +123,11 @@ describe('Aedat2Decoder, DAVIS addresses', () => {
   it('refuses an unknown chip class unless the chip option chooses a layout', () => {
     const b = file([...V2, ' AEChip: eu.seebetter.ini.chips.davis.Davis640'], [[0, 1]]);
     expect(errorOf(() => decodeChunked(new Aedat2Decoder(), b)).code).toBe('UNSUPPORTED');
+    const headerOnly = new Aedat2Decoder();
+    headerOnly.write(enc('#!AER-DAT2.0\r\n# AEChip: Davis640\r\n'));
+    const e = errorOf(() => headerOnly.end());
+    expect(e.code).toBe('UNSUPPORTED');
+    expect(errorOf(() => headerOnly.end())).toBe(e); // stays failed
     const dec = new Aedat2Decoder({ chip: 'DAVIS346' });
     expect(toRows(decodeChunked(dec, b))).toEqual([[1, 345, 0, 0]]);
   });
