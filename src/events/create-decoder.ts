@@ -17,7 +17,10 @@ type OptionsOf<C extends abstract new (...args: never[]) => unknown> = NonNullab
 /** Union of every decoder's options; each decoder reads the keys it knows. */
 export type AnyDecoderOptions = DecoderOptions &
   Partial<OptionsOf<typeof Aedat2Decoder>> &
+  Partial<OptionsOf<typeof Aedat3Decoder>> &
+  Partial<OptionsOf<typeof Aedat4Decoder>> &
   Partial<OptionsOf<typeof Evt21Decoder>> &
+  Partial<OptionsOf<typeof DatDecoder>> &
   Partial<OptionsOf<typeof CsvDecoder>>;
 
 export function createDecoder(format: EventFormat, options: AnyDecoderOptions = {}): EventDecoder {
