@@ -14,7 +14,7 @@
  * ignored. tStart / tEnd of a timestep are its smallest t and largest t + 1.
  */
 import type { OperatorFunction } from 'rxjs';
-import { concatBatches, sliceBatch, type EventBatch } from '../events/batch.js';
+import { sliceBatch, type EventBatch } from '../events/batch.js';
 import { batchOperator } from './batch-operator.js';
 import { createBinningStats, type BinningStats } from './binning-stats.js';
 import { EventTimestep } from './event-timestep.js';
@@ -63,26 +63,29 @@ export function initCountBins(options: BinByCountOptions): CountBinState {
   return { o: resolveOptions(options), stats: options.stats ?? createBinningStats(), seen: 0, first: 0, windows: [], deliveredEnd: 0, lastEnd: undefined };
 }
 
-/** A timestep over `events` whose time span is their smallest t and largest t + 1. */
-export function countTimestep(index: number, events: EventBatch, width: number, height: number, emptyAt: number): EventTimestep {
-  const t = events.t;
+/** A timestep over `events` (one batch or parts) whose time span is their smallest t and largest t + 1. */
+export function countTimestep(index: number, events: EventBatch | readonly EventBatch[], width: number, height: number, emptyAt: number): EventTimestep {
+  const parts = Array.isArray(events) ? (events as readonly EventBatch[]) : [events as EventBatch];
   let lo = Infinity;
   let hi = -Infinity;
-  for (let i = 0; i < t.length; i++) {
-    const v = t[i];
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
+  for (const b of parts) {
+    const t = b.t;
+    for (let i = 0; i < t.length; i++) {
+      const v = t[i];
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
   }
-  return t.length ? new EventTimestep(index, lo, hi + 1, width, height, events) : new EventTimestep(index, emptyAt, emptyAt, width, height, events);
+  return lo <= hi ? new EventTimestep(index, lo, hi + 1, width, height, events) : new EventTimestep(index, emptyAt, emptyAt, width, height, events);
 }
 
 function emitFirst(s: CountBinState, out: Timestep[]): void {
   const parts = s.windows.shift() ?? [];
   const k = s.first;
-  const ts = countTimestep(k, concatBatches(parts), s.o.width, s.o.height, s.lastEnd ?? 0);
+  const ts = countTimestep(k, parts, s.o.width, s.o.height, s.lastEnd ?? 0);
   out.push(ts);
   s.stats.timesteps++;
-  if (ts.events.t.length === 0) s.stats.emptyTimesteps++;
+  if (ts.eventCount === 0) s.stats.emptyTimesteps++;
   s.deliveredEnd = Math.max(s.deliveredEnd, Math.min(s.seen, k * s.o.stride + s.o.count));
   s.lastEnd = ts.tEnd;
   s.first = k + 1;

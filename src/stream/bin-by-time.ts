@@ -27,7 +27,7 @@
  * the stream is split into batches.
  */
 import type { OperatorFunction } from 'rxjs';
-import { concatBatches, sliceBatch, type EventBatch } from '../events/batch.js';
+import { sliceBatch, type EventBatch } from '../events/batch.js';
 import { batchOperator } from './batch-operator.js';
 import { createBinningStats, type BinningStats } from './binning-stats.js';
 import { resolveBinningLimits, type BinningLimits } from './binning-limits.js';
@@ -108,8 +108,7 @@ function emitWindow(s: TimeBinState, out: Timestep[]): void {
   const w = s.windows.shift() ?? { parts: [], n: 0, owned: 0 };
   const k = s.first;
   const ts = start(s, k);
-  const events = concatBatches(w.parts);
-  out.push(new EventTimestep(k, ts, ts + s.o.windowUs, s.o.width, s.o.height, events));
+  out.push(new EventTimestep(k, ts, ts + s.o.windowUs, s.o.width, s.o.height, w.parts));
   s.stats.timesteps++;
   if (w.n === 0) s.stats.emptyTimesteps++;
   s.first = k + 1;

@@ -1,5 +1,5 @@
 /** The Timestep implementation every binning stage emits. */
-import type { EventBatch } from '../events/batch.js';
+import { concatBatches, type EventBatch } from '../events/batch.js';
 import { StreamError } from './stream-error.js';
 import type { Timestep } from './timestep.js';
 
@@ -23,15 +23,46 @@ export function accumulateCounts(events: EventBatch, width: number, height: numb
   }
 }
 
+/**
+ * A timestep whose events may be held as several parts (views on consecutive input batches, when
+ * a window spans decoder chunks): `toDense` counts the parts where they lie, and `events` joins them
+ * only when first read (then keeps the joined batch). Dense-only consumers never pay for a copy.
+ */
 export class EventTimestep implements Timestep {
+  private parts: readonly EventBatch[] | null;
+  private joined: EventBatch | null;
+  /** Number of events, without joining parts. */
+  readonly eventCount: number;
+
   constructor(
     readonly index: number,
     readonly tStart: number,
     readonly tEnd: number,
     readonly width: number,
     readonly height: number,
-    readonly events: EventBatch,
-  ) {}
+    events: EventBatch | readonly EventBatch[],
+  ) {
+    if (Array.isArray(events)) {
+      const parts = events as readonly EventBatch[];
+      this.parts = parts.length === 1 ? null : parts;
+      this.joined = parts.length === 1 ? parts[0] : null;
+      let n = 0;
+      for (const b of parts) n += b.t.length;
+      this.eventCount = n;
+    } else {
+      this.parts = null;
+      this.joined = events as EventBatch;
+      this.eventCount = this.joined.t.length;
+    }
+  }
+
+  get events(): EventBatch {
+    if (this.joined === null) {
+      this.joined = concatBatches(this.parts as EventBatch[]);
+      this.parts = null;
+    }
+    return this.joined;
+  }
 
   toDense(out?: Float32Array): Float32Array {
     const size = 2 * this.width * this.height;
@@ -45,7 +76,8 @@ export class EventTimestep implements Timestep {
     } else {
       frame = new Float32Array(size);
     }
-    accumulateCounts(this.events, this.width, this.height, frame);
+    if (this.joined !== null) accumulateCounts(this.joined, this.width, this.height, frame);
+    else for (const b of this.parts as EventBatch[]) accumulateCounts(b, this.width, this.height, frame);
     return frame;
   }
 }

@@ -10,6 +10,7 @@ import { binEventsToNEventBins, binToNEventBins } from '../../src/stream/bin-to-
 import { binEventsToNTimeBins, binToNTimeBins } from '../../src/stream/bin-to-n-time-bins.js';
 import { createBinningStats } from '../../src/stream/binning-stats.js';
 import { heartbeat } from '../../src/stream/clocked-batch.js';
+import type { EventTimestep } from '../../src/stream/event-timestep.js';
 import { StreamError } from '../../src/stream/stream-error.js';
 import type { Timestep } from '../../src/stream/timestep.js';
 import { toRows } from '../helpers/events.js';
@@ -284,6 +285,19 @@ describe('timesteps', () => {
     const ts = binEventsByTime(b, { windowUs: 10, width: W, height: H }).timesteps;
     expect(ts[0].events.t.buffer).toBe(b.t.buffer);
     expect(concatBatches([ts[0].events]).t.length).toBe(3);
+  });
+
+  it('a window spanning several input batches counts its parts in place and joins them only when read', () => {
+    const s = initTimeBins({ windowUs: 100, width: W, height: H });
+    pushTimeBins(s, ev([[0, 1, 1, 1], [10, 2, 1, 0]]));
+    pushTimeBins(s, ev([[20, 1, 1, 1]]));
+    const [ts] = pushTimeBins(s, ev([[30, 3, 2, 1], [150, 0, 0, 0]])).timesteps as EventTimestep[];
+    expect(ts.eventCount).toBe(4);
+    const d = ts.toDense();
+    expect(d[W * H + 1 * W + 1]).toBe(2);
+    expect(d[1 * W + 2]).toBe(1);
+    expect(toRows(ts.events)).toEqual([[0, 1, 1, 1], [10, 2, 1, 0], [20, 1, 1, 1], [30, 3, 2, 1]]);
+    expect(Array.from(ts.toDense())).toEqual(Array.from(d));
   });
 
   it('endTimeBins on a state with no events emits nothing', () => {
