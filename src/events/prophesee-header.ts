@@ -256,17 +256,38 @@ const NO_COLUMNS: EventBatch = {
 };
 
 /**
- * One allocation for all four columns of a write's output: a write returns fresh memory (callers
- * keep batches), and four separate allocations per 64 KiB chunk cost measurably more.
+ * One allocation for all four columns of a write's output. A write must return fresh memory
+ * (callers keep batches), and at 64 KiB chunks the allocation is a fifth of EVT 2.0's decode time:
+ * uninitialised memory (Buffer.allocUnsafeSlow) measured ~25% faster than a zeroed ArrayBuffer,
+ * and one buffer faster than four. takeColumns makes sure no uninitialised byte is ever visible.
  */
 function allocColumns(cap: number): EventBatch {
-  const buf = new ArrayBuffer(cap * 13);
+  const buf = Buffer.allocUnsafeSlow(cap * 13).buffer;
   return {
     t: new Float64Array(buf, 0, cap),
     x: new Uint16Array(buf, cap * 8, cap),
     y: new Uint16Array(buf, cap * 10, cap),
     p: new Uint8Array(buf, cap * 12, cap),
   };
+}
+
+/**
+ * The first `n` events of freshly allocated columns. trimBatch returns views when they fill at
+ * least half the capacity: zero the slots past `n` first, so no uninitialised memory is reachable
+ * through the views' `.buffer`. (Smaller results are copied, so nothing is exposed.)
+ */
+function takeColumns(c: EventBatch, n: number): EventBatch {
+  if (n === 0) return trimBatch(NO_COLUMNS, 0);
+  if (n * 2 >= c.t.length) clearTail(c, n);
+  return trimBatch(c, n);
+}
+
+function clearTail(c: EventBatch, n: number): void {
+  if (n >= c.t.length) return;
+  c.t.fill(0, n);
+  c.x.fill(0, n);
+  c.y.fill(0, n);
+  c.p.fill(0, n);
 }
 
 /**
@@ -410,7 +431,7 @@ export abstract class PropheseeDecoderBase implements EventDecoder {
 
   private takeOutput(): EventBatch {
     const n = this.n;
-    const out = n === 0 ? trimBatch(NO_COLUMNS, 0) : trimBatch(this.cols, n);
+    const out = takeColumns(this.cols, n);
     this.info.events += n;
     this.cols = NO_COLUMNS;
     this.n = 0;
@@ -420,7 +441,7 @@ export abstract class PropheseeDecoderBase implements EventDecoder {
 
   private fail(e: unknown): unknown {
     if (e instanceof DecodeError) {
-      e.events = this.n > 0 ? trimBatch(this.cols, this.n) : trimBatch(NO_COLUMNS, 0);
+      e.events = takeColumns(this.cols, this.n);
       this.info.events += this.n;
       this.failed = e;
     }
