@@ -23,13 +23,14 @@ export function batchOperator<S, In, Out>(
 ): OperatorFunction<In, Out> {
   return (source) =>
     new Observable<Out>((subscriber) => {
-      let state: S | null = init();
+      let state = init();
+      let active = true;
       const emit = (outs: readonly Out[]): void => {
         for (let i = 0; i < outs.length && !subscriber.closed; i++) subscriber.next(outs[i]);
       };
       const sub = source.subscribe({
         next(input) {
-          if (state === null) return;
+          if (!active) return;
           let r: StepResult<S, Out>;
           try {
             r = step(state, input);
@@ -44,7 +45,7 @@ export function batchOperator<S, In, Out>(
           subscriber.error(e);
         },
         complete() {
-          if (state !== null && finish) {
+          if (active && finish) {
             let outs: readonly Out[];
             try {
               outs = finish(state);
@@ -58,8 +59,9 @@ export function batchOperator<S, In, Out>(
         },
       });
       return () => {
+        active = false;
         sub.unsubscribe();
-        state = null;
+        state = undefined as S; // release the state's buffers
       };
     });
 }

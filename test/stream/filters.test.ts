@@ -1,21 +1,21 @@
 /** Filters on small hand-made event lists with the expected survivors, and through the operators. */
 import fc from 'fast-check';
-import { map } from 'rxjs';
+import { map, type OperatorFunction } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { batchFrom, type EventBatch } from '../../src/events/batch.js';
-import { centerCropEvents } from '../../src/stream/center-crop.js';
+import { centerCrop, centerCropEvents } from '../../src/stream/center-crop.js';
 import { heartbeat, type ClockedBatch } from '../../src/stream/clocked-batch.js';
-import { cropEvents } from '../../src/stream/crop.js';
+import { crop, cropEvents } from '../../src/stream/crop.js';
 import { denoise, denoiseEvents, initDenoise, type DenoiseOptions } from '../../src/stream/denoise.js';
-import { downsampleEvents } from '../../src/stream/downsample.js';
-import { flipLREvents } from '../../src/stream/flip-lr.js';
-import { flipUDEvents } from '../../src/stream/flip-ud.js';
-import { mergePolaritiesEvents } from '../../src/stream/merge-polarities.js';
+import { downsample, downsampleEvents } from '../../src/stream/downsample.js';
+import { flipLR, flipLREvents } from '../../src/stream/flip-lr.js';
+import { flipUD, flipUDEvents } from '../../src/stream/flip-ud.js';
+import { mergePolarities, mergePolaritiesEvents } from '../../src/stream/merge-polarities.js';
 import { initRefractoryPeriod, refractoryPeriod, refractoryPeriodEvents } from '../../src/stream/refractory-period.js';
 import { StreamError } from '../../src/stream/stream-error.js';
-import { initSuppressHotPixels, suppressHotPixelsEvents, type SuppressHotPixelsOptions } from '../../src/stream/suppress-hot-pixels.js';
-import { transposeEvents } from '../../src/stream/transpose.js';
+import { initSuppressHotPixels, suppressHotPixels, suppressHotPixelsEvents, type SuppressHotPixelsOptions } from '../../src/stream/suppress-hot-pixels.js';
+import { transpose, transposeEvents } from '../../src/stream/transpose.js';
 import { toRows } from '../helpers/events.js';
 import { joined, splitAt } from './helpers.js';
 
@@ -169,6 +169,29 @@ describe('filter operators', () => {
         c: { rows: [[1200, 1, 1, 1]], clockUs: undefined },
       });
     });
+  });
+
+  it('every filter operator, stateless or not, passes each batch through its pure core', () => {
+    const b = ev([[1000, 1, 1, 1], [1010, 2, 1, 0], [1020, 3, 2, 1]]);
+    const cases: [OperatorFunction<EventBatch, ClockedBatch>, EventBatch][] = [
+      [crop({ x: 1, y: 1, width: 2, height: 2 }), cropEvents(b, { x: 1, y: 1, width: 2, height: 2 })],
+      [centerCrop({ sensorWidth: 4, sensorHeight: 4, width: 2, height: 2 }), centerCropEvents(b, { sensorWidth: 4, sensorHeight: 4, width: 2, height: 2 })],
+      [downsample({ sensorWidth: 4, sensorHeight: 4, width: 2, height: 2 }), downsampleEvents(b, { sensorWidth: 4, sensorHeight: 4, width: 2, height: 2 })],
+      [flipLR({ width: 4 }), flipLREvents(b, { width: 4 })],
+      [flipUD({ height: 4 }), flipUDEvents(b, { height: 4 })],
+      [transpose(), transposeEvents(b)],
+      [mergePolarities(), mergePolaritiesEvents(b)],
+      [denoise({ filterTimeUs: 100, width: 4, height: 4 }), denoiseEvents(initDenoise({ filterTimeUs: 100, width: 4, height: 4 }), b).events],
+      [suppressHotPixels({ maxRateHz: 1000, windowUs: 1000, width: 4, height: 4 }), suppressHotPixelsEvents(initSuppressHotPixels({ maxRateHz: 1000, windowUs: 1000, width: 4, height: 4 }), b).events],
+    ];
+    for (const [op, want] of cases) {
+      scheduler().run(({ cold, expectObservable }) => {
+        expectObservable(cold<EventBatch>('a-h|', { a: b, h: heartbeat(5000) }).pipe(op, view)).toBe('a-h|', {
+          a: { rows: toRows(want), clockUs: undefined },
+          h: { rows: [], clockUs: 5000 },
+        });
+      });
+    }
   });
 
   it('give each subscription its own state and forward source errors', () => {
