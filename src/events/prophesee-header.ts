@@ -301,12 +301,11 @@ function clearTail(c: EventBatch, n: number): void {
 export abstract class PropheseeDecoderBase implements EventDecoder {
   abstract readonly format: PropheseeFormat;
   readonly info: DecoderInfo = newInfo();
-  protected header: PropheseeHeader | undefined;
   protected readonly limits: DecoderLimits;
   protected readonly strict: boolean;
   private readonly requireHeader: boolean;
 
-  /** Bytes per word (2 for EVT3, 4 for EVT2, 8 for EVT2.1/DAT) and longest unit. */
+  /** Bytes per word (2 for EVT3, 4 for EVT2, 8 for EVT2.1/DAT) and longest unit (at most 16). */
   protected abstract readonly wordBytes: number;
   protected abstract readonly maxUnitBytes: number;
 
@@ -510,7 +509,6 @@ export abstract class PropheseeDecoderBase implements EventDecoder {
       }
       throw e;
     }
-    this.header = h;
     const d = this.info.details;
     if (h.width !== undefined && h.height !== undefined) {
       this.info.width = h.width;
@@ -564,7 +562,7 @@ export abstract class PropheseeDecoderBase implements EventDecoder {
       if (this.carryLen > 0) {
         // Finish the unit split across chunks in a small aligned buffer, then go back to the chunk.
         const cl = this.carryLen;
-        const take = Math.min(len, this.small.length - cl);
+        const take = Math.min(len, this.maxUnitBytes * 2 - cl);
         this.small.set(this.carry.subarray(0, cl), 0);
         this.small.set(chunk.subarray(pos, pos + take), cl);
         const total = cl + take;
