@@ -1,0 +1,294 @@
+/**
+ * A session: one client's queue, pipeline and counters, behind a transport-neutral sink (a
+ * WebSocket connection, or an in-process source). Messages are applied in arrival order; events
+ * wait in a bounded queue (session-queue.ts) and are processed in slices by the server's
+ * SliceScheduler. Predictions go out as soon as they exist; when the client does not read, the
+ * sink drops them (counted in stats) rather than buffering without bound.
+ */
+import { randomUUID } from 'node:crypto';
+import { Subject } from 'rxjs';
+import type { EventBatch } from '../events/batch.js';
+import type { ClockedBatch } from '../stream/clocked-batch.js';
+import type { Logger } from './logger.js';
+import { InferencePipeline, type PipelinePrediction } from './inference-pipeline.js';
+import { clientLimits, type ServeLimits } from './limits.js';
+import type { ServeMetrics } from './metrics.js';
+import { PROTOCOL_VERSION, type ErrorMessage, type ReadyMessage, type ServerMessage, type StatsMessage } from './protocol.js';
+import type { ServedModel } from './served-model.js';
+import { closeCodeFor, isServeError, ServeError } from './serve-error.js';
+import type { SessionSettings } from './session-options.js';
+import { SessionQueue, type ControlKind } from './session-queue.js';
+import type { SliceScheduler, SliceWorker } from './slice-scheduler.js';
+
+export interface SessionSink {
+  /** Sends a message; false when it was dropped because the peer is not reading. */
+  send(msg: ServerMessage, droppable: boolean): boolean;
+  /** Closes the transport (the session is already closed). */
+  close(code: number, reason: string): void;
+  /** Stop and resume reading input ('backpressure' overflow). */
+  pauseInput?(): void;
+  resumeInput?(): void;
+}
+
+export interface SessionContext {
+  readonly limits: ServeLimits;
+  readonly metrics: ServeMetrics;
+  readonly logger: Logger;
+  readonly scheduler: SliceScheduler;
+  readonly onClosed: (s: Session) => void;
+}
+
+export type SessionState = 'open' | 'draining' | 'closed';
+
+export class Session implements SliceWorker {
+  readonly id = randomUUID();
+  readonly startedAt = Date.now();
+  /** Batches as they enter binning (for live views of the session). */
+  readonly events$ = new Subject<EventBatch>();
+  /** Every message sent to the client. */
+  readonly messages$ = new Subject<ServerMessage>();
+  scheduled = false;
+  state: SessionState = 'open';
+  eventsIn = 0;
+  predictions = 0;
+  predictionsDropped = 0;
+  badMessages = 0;
+  private readonly queue: SessionQueue;
+  private readonly pipeline: InferencePipeline;
+  private paused = false;
+  private byeReceived = false;
+  private lastStatsAt = 0;
+  private statsDirty = false;
+  private readonly log: Logger;
+
+  constructor(
+    readonly model: ServedModel,
+    readonly settings: SessionSettings,
+    private readonly sink: SessionSink,
+    private readonly ctx: SessionContext,
+    /** Who is on the other end, for logs and listings. */
+    readonly peer: string,
+  ) {
+    const l = ctx.limits;
+    this.queue = new SessionQueue(l.maxQueueEvents, l.maxQueueMessages);
+    this.pipeline = new InferencePipeline(model, model.acquireEngine(), {
+      mode: settings.mode, width: settings.sensor.width, height: settings.sensor.height,
+      decisionUs: settings.decisionUs, windowUs: settings.windowUs, idleResetUs: settings.idleResetUs,
+      maxGapWindows: l.maxGapWindows, maxSampleEvents: l.maxSampleEvents, maxWindowSteps: l.maxWindowSteps,
+    });
+    this.log = ctx.logger.child({ session: this.id });
+  }
+
+  readyMessage(): ReadyMessage {
+    const s = this.settings;
+    return {
+      type: 'ready', session: this.id, protocol: PROTOCOL_VERSION, model: this.model.summary, mode: s.mode, sensor: s.sensor,
+      ...(s.mode === 'stream' ? { decisionUs: s.decisionUs, windowUs: s.windowUs, idleResetUs: s.idleResetUs } : {}),
+      overflow: s.overflow, limits: clientLimits(this.ctx.limits),
+    };
+  }
+
+  get queueDepth(): number {
+    return this.queue.events;
+  }
+
+  get eventsDropped(): number {
+    return this.queue.dropped;
+  }
+
+  /** Accepting input: open and no bye yet. */
+  get accepting(): boolean {
+    return this.state === 'open' && !this.byeReceived;
+  }
+
+  /** Queues a batch (events or clock tick). */
+  pushEvents(batch: ClockedBatch, at: number): void {
+    if (!this.accepting) return;
+    const n = batch.t.length;
+    const r = this.queue.pushEvents(batch, at);
+    if (r === false) {
+      this.reportError(new ServeError('RATE_LIMITED', `more than ${this.ctx.limits.maxQueueMessages} messages are waiting (limit maxQueueMessages); this one was dropped`));
+      this.queue.dropped += n;
+      this.ctx.metrics.eventsDropped.inc(n);
+      this.eventsIn += n;
+      return;
+    }
+    this.eventsIn += n;
+    this.ctx.metrics.eventsIn.inc(n);
+    if (r > 0) this.onDrop(r);
+    if (this.settings.overflow === 'backpressure' && !this.paused && this.queue.events >= this.ctx.limits.maxQueueEvents / 2) {
+      this.paused = true;
+      this.sink.pauseInput?.();
+    }
+    this.ctx.scheduler.schedule(this);
+  }
+
+  pushControl(kind: ControlKind, at: number): void {
+    if (!this.accepting) return;
+    if (!this.queue.pushControl(kind, at)) {
+      this.reportError(new ServeError('RATE_LIMITED', `more than ${this.ctx.limits.maxQueueMessages} messages are waiting (limit maxQueueMessages); ${kind} was dropped`));
+      return;
+    }
+    if (kind === 'bye') this.byeReceived = true;
+    this.ctx.scheduler.schedule(this);
+  }
+
+  /** Sends an error; fatal ones close the session. */
+  reportError(e: ServeError, closeCode = closeCodeFor(e.code)): void {
+    if (this.state === 'closed') return;
+    const msg: ErrorMessage = { type: 'error', code: e.code, message: e.message, fatal: e.fatal };
+    this.ctx.metrics.errors.inc({ code: e.code });
+    if (!e.fatal) this.badMessages++;
+    this.send(msg, !e.fatal);
+    if (e.fatal) this.close(closeCode, `${e.code}: ${e.message}`);
+  }
+
+  runSlice(deadline: number): boolean {
+    if (this.state === 'closed') return false;
+    const l = this.ctx.limits;
+    const emit = (p: PipelinePrediction): void => this.emitPrediction(p);
+    const stepsBefore = this.pipeline.counters.timesteps;
+    this.running = true;
+    try {
+      while (true) {
+        if (this.pipeline.busy) {
+          this.pipeline.run(deadline, emit);
+        } else {
+          const it = this.queue.peek();
+          if (it === undefined) break;
+          if (it.kind === 'events') {
+            const b = this.queue.takeEvents(l.sliceEvents);
+            if (b.t.length > 0) {
+              this.ctx.metrics.eventsProcessed.inc(b.t.length);
+              if (this.events$.observed) this.events$.next(b);
+            }
+            this.guard(() => this.pipeline.push(b, it.at));
+          } else {
+            this.queue.shift();
+            if (it.kind === 'flush') this.guard(() => this.pipeline.flush(it.at));
+            else if (it.kind === 'reset') this.pipeline.reset();
+          }
+        }
+        if ((this.state as SessionState) === 'closed') return false;
+        if (performance.now() >= deadline) break;
+      }
+    } catch (e) {
+      this.log.error({ err: e }, 'session processing failed');
+      this.reportError(new ServeError('INTERNAL', `internal error while processing: ${(e as Error).message}`, true));
+      return false;
+    } finally {
+      this.running = false;
+      // A close during the slice (e.g. a stalled client) leaves the engine to be released here.
+      if ((this.state as SessionState) === 'closed') this.releaseEngine();
+    }
+    this.ctx.metrics.timesteps.inc(this.pipeline.counters.timesteps - stepsBefore);
+    if (this.paused && this.queue.events <= l.maxQueueEvents / 4) {
+      this.paused = false;
+      this.sink.resumeInput?.();
+    }
+    const more = this.pipeline.busy || !this.queue.empty;
+    if (!more && (this.byeReceived || this.state === 'draining')) {
+      this.sendStats(true);
+      this.close(this.byeReceived ? 1000 : 1001, this.byeReceived ? 'bye' : 'server shutting down');
+      return false;
+    }
+    return more;
+  }
+
+  /** Graceful shutdown: take no more input, finish what is queued, then close with 1001. */
+  drain(): void {
+    if (this.state !== 'open') return;
+    this.state = 'draining';
+    this.ctx.scheduler.schedule(this);
+  }
+
+  stats(): StatsMessage {
+    return {
+      type: 'stats', eventsIn: this.eventsIn, eventsDropped: this.queue.dropped, predictions: this.predictions, queueDepth: this.queue.events,
+      predictionsDropped: this.predictionsDropped, eventsOutOfRange: this.pipeline.eventsOutOfRange(),
+      eventsLate: this.pipeline.binningCounts().late, badMessages: this.badMessages,
+    };
+  }
+
+  /** Periodic stats (server timer): sent when something changed since the last. */
+  tick(now: number): void {
+    if (this.state === 'closed') return;
+    if (this.statsDirty || now - this.lastStatsAt >= this.ctx.limits.statsIntervalMs) this.sendStats(false);
+  }
+
+  /** Closes the session and its transport; idempotent. */
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    const dropped = this.queue.clear();
+    if (dropped > 0) this.log.debug({ dropped }, 'queued events discarded at close');
+    this.pipeline.stop();
+    if (!this.running) this.releaseEngine();
+    this.events$.complete();
+    this.messages$.complete();
+    try {
+      this.sink.close(code, reason);
+    } finally {
+      this.ctx.onClosed(this);
+    }
+  }
+
+  private lastSentStats: string | undefined;
+  private running = false;
+  private engineReleased = false;
+
+  private releaseEngine(): void {
+    if (this.engineReleased) return;
+    this.engineReleased = true;
+    this.model.releaseEngine(this.pipeline.detach());
+  }
+
+  private sendStats(force: boolean): void {
+    const s = this.stats();
+    const key = `${s.eventsIn},${s.eventsDropped},${s.predictions},${s.queueDepth},${s.predictionsDropped},${s.badMessages}`;
+    this.lastStatsAt = performance.now();
+    this.statsDirty = false;
+    if (!force && key === this.lastSentStats) return;
+    this.lastSentStats = key;
+    this.send(s, true);
+  }
+
+  private onDrop(n: number): void {
+    this.ctx.metrics.eventsDropped.inc(n);
+    if (performance.now() - this.lastStatsAt >= this.ctx.limits.statsIntervalMs) this.sendStats(true);
+    else this.statsDirty = true;
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      if (isServeError(e)) this.reportError(e);
+      else throw e;
+    }
+  }
+
+  private emitPrediction(p: PipelinePrediction): void {
+    if (this.state === 'closed') return;
+    const now = performance.now();
+    const latencyMs = now - p.at;
+    const msg = {
+      type: 'prediction' as const, seq: this.predictions, window: p.window, label: p.label, index: p.index, scores: p.scores,
+      counts: p.counts, events: p.events, timesteps: p.timesteps, final: p.final, latencyMs,
+    };
+    this.predictions++;
+    if (this.send(msg, true)) {
+      this.ctx.metrics.predictions.inc();
+      this.ctx.metrics.latency.observe(latencyMs / 1000);
+    } else {
+      this.predictionsDropped++;
+      this.ctx.metrics.predictionsDropped.inc();
+      this.statsDirty = true;
+    }
+  }
+
+  private send(msg: ServerMessage, droppable: boolean): boolean {
+    if (this.messages$.observed) this.messages$.next(msg);
+    return this.sink.send(msg, droppable);
+  }
+}
