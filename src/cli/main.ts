@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { registerConvert } from './convert.js';
 import { registerInfo } from './info.js';
 import { formatCliError } from './errors.js';
+import { registerFrames } from './frames.js';
 
 export function buildProgram(): Command {
   const program = new Command('spikestream')
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerInfo(program);
   registerConvert(program);
+  registerFrames(program);
   return program;
 }
 

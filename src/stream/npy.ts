@@ -5,7 +5,7 @@
  * end, padded with spaces to the same length (numpy parses the header as a Python literal, so
  * trailing spaces are fine). Files appear atomically (temp file + rename).
  */
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 
 export type NpyDtype = '<i2' | '<i4' | '<i8' | '<u1' | '<u2' | '<f4' | '<f8';
 
@@ -53,7 +53,11 @@ export function encodeNpy(dtype: NpyDtype, shape: readonly number[], data: NpyAr
   return out;
 }
 
-/** Streams (T, ...frameShape) arrays to `path`, T counted as frames are written. */
+/**
+ * Streams (T, ...frameShape) arrays to `path`, T counted as frames are written. Writes are
+ * synchronous on purpose: a producer that emits frames faster than the disk takes them simply
+ * waits, so frames never queue up in memory.
+ */
 export class NpyFrameWriter {
   private frames = 0;
   private done = false;
@@ -62,7 +66,7 @@ export class NpyFrameWriter {
   private constructor(
     readonly path: string,
     private readonly tmp: string,
-    private readonly fh: FileHandle,
+    private readonly fd: number,
     private readonly dtype: NpyDtype,
     private readonly frameShape: readonly number[],
     private readonly headerLength: number,
@@ -71,51 +75,58 @@ export class NpyFrameWriter {
     this.frameSize = frameShape.reduce((a, b) => a * b, 1);
   }
 
-  static async create(path: string, dtype: NpyDtype, frameShape: readonly number[]): Promise<NpyFrameWriter> {
+  static create(path: string, dtype: NpyDtype, frameShape: readonly number[]): NpyFrameWriter {
     const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-    const fh = await open(tmp, 'w');
+    const fd = openSync(tmp, 'w');
     // Room for a 20-digit frame count (beyond any count that fits in memory or on disk).
     const reservedDict = dictText(dtype, shapeText([10 ** 19, ...frameShape])).length + 1;
     const header = encodeNpyHeader(dtype, [0, ...frameShape], reservedDict);
-    await fh.write(header, 0, header.length, 0);
-    return new NpyFrameWriter(path, tmp, fh, dtype, frameShape, header.length, reservedDict);
+    writeSync(fd, header, 0, header.length, 0);
+    return new NpyFrameWriter(path, tmp, fd, dtype, frameShape, header.length, reservedDict);
   }
 
   get count(): number {
     return this.frames;
   }
 
-  async write(frame: NpyArray): Promise<void> {
+  write(frame: NpyArray): void {
     if (this.done) throw new Error(`${this.path}: writer is closed`);
     if (frame.length !== this.frameSize) throw new RangeError(`${this.path}: frame has ${frame.length} elements, expected ${this.frameSize}`);
     const b = bytesOf(frame);
-    await this.fh.write(b, 0, b.length, null);
+    writeSync(this.fd, b, 0, b.length, this.headerLength + this.frames * b.length);
     this.frames++;
   }
 
-  /** Fixes the header's frame count and moves the file into place. */
-  async close(): Promise<number> {
+  /** Fixes the header's frame count and moves the file into place; returns the frame count. */
+  close(): number {
     if (this.done) return this.frames;
     this.done = true;
     try {
       const header = encodeNpyHeader(this.dtype, [this.frames, ...this.frameShape], this.reservedDict);
       if (header.length !== this.headerLength) throw new Error('npy header length changed');
-      await this.fh.write(header, 0, header.length, 0);
-      await this.fh.close();
-      await rename(this.tmp, this.path);
+      writeSync(this.fd, header, 0, header.length, 0);
+      closeSync(this.fd);
+      renameSync(this.tmp, this.path);
     } catch (e) {
-      await this.fh.close().catch(() => undefined);
-      await rm(this.tmp, { force: true });
+      try {
+        closeSync(this.fd);
+      } catch {
+        // already closed
+      }
+      rmSync(this.tmp, { force: true });
       throw e;
     }
     return this.frames;
   }
 
   /** Drops the partial file. */
-  async abort(): Promise<void> {
+  abort(): void {
     if (this.done) return;
     this.done = true;
-    await this.fh.close().catch(() => undefined);
-    await rm(this.tmp, { force: true });
+    try {
+      closeSync(this.fd);
+    } finally {
+      rmSync(this.tmp, { force: true });
+    }
   }
 }
