@@ -76,6 +76,13 @@ describe('fromWebSocket', () => {
     expect(stats.badMessages).toBe(2);
   });
 
+  it('errors when the URL cannot be reached', async () => {
+    const url = await server(() => undefined);
+    const port = Number(new URL(url).port);
+    await new Promise((r) => servers.splice(0).forEach((s) => s.close(r)));
+    await expect(collect(fromWebSocket(`ws://127.0.0.1:${port}`))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
   it('reports an abnormal close as a CONNECTION_CLOSED StreamError', async () => {
     const url = await server((ws) => ws.close(4001, 'go away'));
     const err = await collect(fromWebSocket(url)).catch((e: unknown) => e);
