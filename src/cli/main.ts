@@ -5,8 +5,11 @@
 import { Command, CommanderError } from 'commander';
 import { registerConvert } from './convert.js';
 import { registerInfo } from './info.js';
+import { registerSynth } from './synth.js';
 import { formatCliError } from './errors.js';
 import { registerFrames } from './frames.js';
+import { registerServe } from './serve.js';
+import { registerReplay } from './replay.js';
 
 export function buildProgram(): Command {
   const program = new Command('spikestream')
@@ -16,7 +19,10 @@ export function buildProgram(): Command {
     .exitOverride();
   registerInfo(program);
   registerConvert(program);
+  registerSynth(program);
   registerFrames(program);
+  registerServe(program);
+  registerReplay(program);
   return program;
 }
 

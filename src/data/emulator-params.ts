@@ -47,9 +47,15 @@ export interface DvsEmulatorParams {
   readonly leakRateHz: number;
   /**
    * Photoreceptor bandwidth: first-order low-pass cutoff in Hz applied to the log intensity
-   * before change detection (v2e's cutoff_hz, intensity-independent here). 0 disables.
+   * before change detection (v2e's cutoff_hz). 0 disables.
    */
   readonly cutoffHz: number;
+  /**
+   * When true the cutoff scales with the pixel's intensity (as photocurrent sets a real
+   * photoreceptor's bandwidth; v2e's default): cutoffHz applies at intensity 1, dimmer pixels are
+   * proportionally slower, down to 1% of cutoffHz.
+   */
+  readonly cutoffScalesWithIntensity: boolean;
 }
 
 export const DEFAULT_EMULATOR_PARAMS: DvsEmulatorParams = Object.freeze({
@@ -63,6 +69,7 @@ export const DEFAULT_EMULATOR_PARAMS: DvsEmulatorParams = Object.freeze({
   noiseOnFraction: 0.5,
   leakRateHz: 0,
   cutoffHz: 0,
+  cutoffScalesWithIntensity: false,
 });
 
 /** Defaults merged with `overrides`, validated: a RangeError names the first bad field. */
@@ -84,5 +91,6 @@ export function resolveEmulatorParams(overrides: Partial<DvsEmulatorParams> = {}
   check('noiseOnFraction', (v) => v >= 0 && v <= 1, 'in [0, 1]');
   check('leakRateHz', (v) => v >= 0, 'a finite number >= 0');
   check('cutoffHz', (v) => v >= 0, 'a finite number >= 0');
+  if (typeof p.cutoffScalesWithIntensity !== 'boolean') throw new RangeError(`emulator parameter cutoffScalesWithIntensity=${String(p.cutoffScalesWithIntensity)}: must be a boolean`);
   return Object.freeze(p);
 }

@@ -133,9 +133,17 @@ export class DvsEmulator {
     const L0a = this.cur;
     const L1a = this.next;
     if (p.cutoffHz > 0) {
-      // First-order low-pass, exact for a piecewise-constant input over the interval.
-      const a = 1 - Math.exp(-2 * Math.PI * p.cutoffHz * dt * 1e-6);
-      for (let i = 0; i < this.nPix; i++) L1a[i] = L0a[i] + a * (L1a[i] - L0a[i]);
+      // First-order low-pass, exact for an input held constant over the interval.
+      const k = -2 * Math.PI * p.cutoffHz * dt * 1e-6;
+      if (p.cutoffScalesWithIntensity) {
+        for (let i = 0; i < this.nPix; i++) {
+          const a = 1 - Math.exp(k * Math.min(1, Math.max(0.01, frame[i])));
+          L1a[i] = L0a[i] + a * (L1a[i] - L0a[i]);
+        }
+      } else {
+        const a = 1 - Math.exp(k);
+        for (let i = 0; i < this.nPix; i++) L1a[i] = L0a[i] + a * (L1a[i] - L0a[i]);
+      }
     }
     if (p.leakRateHz > 0) {
       const drift = p.leakRateHz * dt * 1e-6;

@@ -1,0 +1,95 @@
+/**
+ * N-MNIST on disk: <root>/Train/<digit>/<id>.bin and <root>/Test/<digit>/<id>.bin (ATIS .bin,
+ * 34x34), as distributed and as `spikestream synth nmnist` writes it. Also N-Caltech101-like
+ * layouts with other class folder names (classes are the sorted folder names; digits sort 0-9).
+ */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readEventFile } from '../events/open-event-file.js';
+import { checkIndex, type Dataset, type Sample, type SampleSource } from './dataset.js';
+import { Semaphore } from './semaphore.js';
+
+export type NmnistSplit = 'train' | 'test' | 'all';
+
+export interface NmnistDatasetOptions {
+  readonly root: string;
+  /** Which top-level folder(s): Train, Test or both. Default 'train'. */
+  readonly split?: NmnistSplit;
+  /** Sensor size (N-MNIST: 34x34). */
+  readonly width?: number;
+  readonly height?: number;
+  /** Files being read at once, whoever asks (default 8). */
+  readonly maxOpenFiles?: number;
+}
+
+interface Entry {
+  readonly file: string;
+  readonly label: number;
+}
+
+export class NmnistDataset implements Dataset {
+  readonly name: string;
+  readonly width: number;
+  readonly height: number;
+  private readonly sem: Semaphore;
+
+  constructor(readonly root: string, readonly labels: readonly string[], private readonly entries: readonly Entry[], o: NmnistDatasetOptions) {
+    this.name = `nmnist(${root}, ${o.split ?? 'train'})`;
+    this.width = o.width ?? 34;
+    this.height = o.height ?? 34;
+    this.sem = new Semaphore(o.maxOpenFiles ?? 8);
+  }
+
+  get length(): number {
+    return this.entries.length;
+  }
+
+  label(i: number): number {
+    checkIndex(this, i);
+    return this.entries[i].label;
+  }
+
+  source(i: number): SampleSource {
+    checkIndex(this, i);
+    return { file: this.entries[i].file };
+  }
+
+  async get(i: number): Promise<Sample> {
+    checkIndex(this, i);
+    const e = this.entries[i];
+    const { events } = await this.sem.run(() => readEventFile(e.file, { format: 'nmnist', width: this.width, height: this.height }));
+    return { events, label: e.label, meta: { index: i, source: { file: e.file }, width: this.width, height: this.height, className: this.labels[e.label] } };
+  }
+}
+
+/** Lists the layout (sorted: class, then numeric file id) and returns the dataset. */
+export async function openNmnistDataset(o: NmnistDatasetOptions): Promise<NmnistDataset> {
+  const split = o.split ?? 'train';
+  const tops = split === 'all' ? ['Train', 'Test'] : [split === 'train' ? 'Train' : 'Test'];
+  const found: { file: string; className: string }[] = [];
+  for (const top of tops) {
+    const dir = join(o.root, top);
+    let classes: string[];
+    try {
+      classes = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+    } catch {
+      throw new Error(`${o.root}: no ${top}/ folder (expected the N-MNIST layout ${top}/<class>/<id>.bin)`);
+    }
+    for (const c of classes) {
+      const files = (await readdir(join(dir, c))).filter((f) => f.toLowerCase().endsWith('.bin'));
+      files.sort(byNumericName);
+      for (const f of files) found.push({ file: join(dir, c, f), className: c });
+    }
+  }
+  const labels = [...new Set(found.map((f) => f.className))].sort(byNumericName);
+  const index = new Map(labels.map((l, k) => [l, k]));
+  const entries = found
+    .map((f) => ({ file: f.file, label: index.get(f.className) as number }))
+    .sort((a, b) => a.label - b.label || byNumericName(a.file, b.file));
+  return new NmnistDataset(o.root, labels, entries, o);
+}
+
+/** Sorts "2.bin" before "10.bin"; names that are not numbers sort as text. */
+export function byNumericName(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}
