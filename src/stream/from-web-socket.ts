@@ -97,21 +97,28 @@ export function fromWebSocket(target: string | WebSocket, options: FromWebSocket
       }
     };
 
+    // Drops `excess` events from the front of the queue; batches that lose all their events but
+    // carry a clock stay as heartbeats (the clock is still true), others leave the queue.
     const dropOldest = (excess: number): void => {
       let dropped = 0;
-      while (excess > 0 && queue.length > 0) {
-        const b = queue[0];
+      let i = 0;
+      while (excess > 0 && i < queue.length) {
+        const b = queue[i];
         const n = b.t.length;
-        if (n <= excess) {
-          const c = clockOf(b);
-          if (c !== undefined) queue[0] = heartbeat(c);
-          else queue.shift();
+        const c = clockOf(b);
+        if (n === 0) {
+          i++;
+        } else if (n <= excess) {
+          if (c !== undefined) {
+            queue[i] = heartbeat(c);
+            i++;
+          } else {
+            queue.splice(i, 1);
+          }
           dropped += n;
           excess -= n;
         } else {
-          const c = clockOf(b);
-          const rest: ClockedBatch = { t: b.t.subarray(excess), x: b.x.subarray(excess), y: b.y.subarray(excess), p: b.p.subarray(excess), ...(c !== undefined ? { clockUs: c } : {}) };
-          queue[0] = rest;
+          queue[i] = { t: b.t.subarray(excess), x: b.x.subarray(excess), y: b.y.subarray(excess), p: b.p.subarray(excess), ...(c !== undefined ? { clockUs: c } : {}) };
           dropped += excess;
           excess = 0;
         }

@@ -111,6 +111,28 @@ describe('fromWebSocket', () => {
     expect(drops.reduce((a, b) => a + b, 0)).toBe(25);
   });
 
+  it('keeps heartbeats queued ahead of dropped events, and their order', async () => {
+    const url = await server((ws) => {
+      ws.send(encodeEventsMessage(at([]), { t0: 5 }));
+      ws.send(encodeEventsMessage(at([10, 11, 12])));
+      ws.send(encodeEventsMessage(at([]), { t0: 20 }));
+      ws.send(encodeEventsMessage(at([21, 22, 23, 24])));
+    });
+    const drain = new VirtualTimeScheduler(VirtualAction, Infinity);
+    const stats = createLiveSourceStats();
+    const got: ClockedBatch[] = [];
+    const sub = fromWebSocket(url, { maxQueuedEvents: 2, scheduler: drain, stats }).subscribe((b) => got.push(b));
+    await until(() => stats.messages === 4);
+    drain.flush();
+    sub.unsubscribe();
+    expect(got.map((b) => ({ t: Array.from(b.t), clockUs: b.clockUs }))).toEqual([
+      { t: [], clockUs: 5 },
+      { t: [], clockUs: 20 },
+      { t: [23, 24], clockUs: undefined },
+    ]);
+    expect(stats.eventsDropped).toBe(5);
+  });
+
   it('works on a socket accepted by a server (the server-side use), leaving it open on unsubscribe', async () => {
     let serverSide: Promise<EventBatch[]> | undefined;
     let accepted: WebSocket | undefined;
