@@ -23,7 +23,7 @@
  * driver would, so live time binning emits the quiet windows on time. Input batches that are
  * heartbeats themselves are emitted at their clock time.
  */
-import { asyncScheduler, Observable, Subscription, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { EventBatch } from '../events/batch.js';
 import { clockOf, heartbeat, type ClockedBatch } from './clocked-batch.js';
 import { requirePositiveNumber, StreamError } from './stream-error.js';
@@ -108,7 +108,14 @@ export function fromBatches(source: BatchSource, options: ReplayOptions = {}): O
   const scheduler = options.scheduler ?? asyncScheduler;
   return new Observable<ClockedBatch>((subscriber) => {
     const it = iteratorOf(source);
-    const timers = new Subscription();
+    // At most one emission is scheduled at a time; keep only that one (not every past one).
+    let pending: Subscription | null = null;
+    const later = (work: () => void, delay: number): void => {
+      pending = scheduler.schedule(() => {
+        pending = null;
+        work();
+      }, delay);
+    };
     const closed = () => subscriber.closed;
     const fail = (e: unknown) => subscriber.error(e);
     const done = () => subscriber.complete();
@@ -176,19 +183,19 @@ export function fromBatches(source: BatchSource, options: ReplayOptions = {}): O
           const h = r0 + (Math.floor((Math.max(lastEmitted, r0) - r0) / heartbeatUs) + 1) * heartbeatUs;
           if (h <= nextFirst && h > lastEmitted) {
             lastEmitted = h;
-            timers.add(scheduler.schedule(() => {
+            later(() => {
               subscriber.next(heartbeat(h));
               emitNext();
-            }, due(h)));
+            }, due(h));
             return;
           }
         }
         queue.shift();
-        timers.add(scheduler.schedule(() => {
+        later(() => {
           lastEmitted = Math.max(lastEmitted, item.due);
           subscriber.next(item.batch);
           emitNext();
-        }, due(item.due)));
+        }, due(item.due));
       };
 
       pull = puller(it, closed, (b) => {
@@ -204,7 +211,7 @@ export function fromBatches(source: BatchSource, options: ReplayOptions = {}): O
 
     pull();
     return () => {
-      timers.unsubscribe();
+      (pending as Subscription | null)?.unsubscribe();
       try {
         const r = it.return?.();
         if (isPromiseLike(r)) r.then(undefined, () => undefined);

@@ -109,6 +109,21 @@ describe('fromBatches at a recorded pace (virtual time)', () => {
     ]);
   });
 
+  it('cancels the pending emission and returns the iterator when unsubscribed mid-replay', () => {
+    let returned = false;
+    function* gen() {
+      try {
+        yield at([1000, 2000]);
+        yield at([5000]);
+      } finally {
+        returned = true;
+      }
+    }
+    const seen = timed((s) => fromBatches(gen(), { speed: 1, scheduler: s }).pipe(take(1)));
+    expect(seen).toEqual([{ at: 0, t: [1000] }]);
+    expect(returned).toBe(true);
+  });
+
   it('cuts large batches into slices of at most sliceUs of recorded time', () => {
     const ts = Array.from({ length: 100 }, (_, i) => 10_000 + i * 97);
     const got = timed((s) => fromBatches([at(ts)], { speed: 1, scheduler: s, sliceUs: 2000 }));
