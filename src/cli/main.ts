@@ -8,6 +8,8 @@ import { registerInfo } from './info.js';
 import { registerSynth } from './synth.js';
 import { formatCliError } from './errors.js';
 import { registerFrames } from './frames.js';
+import { registerServe } from './serve.js';
+import { registerReplay } from './replay.js';
 
 export function buildProgram(): Command {
   const program = new Command('spikestream')
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
   registerConvert(program);
   registerSynth(program);
   registerFrames(program);
+  registerServe(program);
+  registerReplay(program);
   return program;
 }
 

@@ -156,6 +156,10 @@ export class Connection implements SessionSink {
     }
   }
 
+  bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
   pauseInput(): void {
     this.ws.pause();
   }

@@ -257,7 +257,6 @@ export class InferencePipeline {
       emit(this.predictStream(D, false, at));
       this.nextDecision = D + d;
       this.stepsSinceDecision = 0;
-      w.evictUpTo(this.nextDecision - this.o.windowUs);
     }
   }
 

@@ -64,6 +64,8 @@ export interface SessionInfo {
   readonly eventsDropped: number;
   readonly predictions: number;
   readonly queueDepth: number;
+  /** Bytes waiting in the session's send buffer. */
+  readonly sendBuffered: number;
 }
 
 export class SpikestreamServer {
@@ -163,6 +165,11 @@ export class SpikestreamServer {
     return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   }
 
+  /** Served model names, the default first. */
+  modelNames(): string[] {
+    return [...this.models.keys()];
+  }
+
   sessions(): Session[] {
     return [...this.live];
   }
@@ -171,6 +178,7 @@ export class SpikestreamServer {
     return this.sessions().map((s) => ({
       id: s.id, model: s.model.name, mode: s.settings.mode, peer: s.peer, startedAt: new Date(s.startedAt).toISOString(),
       eventsIn: s.eventsIn, eventsDropped: s.eventsDropped, predictions: s.predictions, queueDepth: s.queueDepth,
+      sendBuffered: s.sendBuffered,
     }));
   }
 

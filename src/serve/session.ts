@@ -25,6 +25,8 @@ export interface SessionSink {
   send(msg: ServerMessage, droppable: boolean): boolean;
   /** Closes the transport (the session is already closed). */
   close(code: number, reason: string): void;
+  /** Bytes waiting in the transport's send buffer. */
+  bufferedAmount?(): number;
   /** Stop and resume reading input ('backpressure' overflow). */
   pauseInput?(): void;
   resumeInput?(): void;
@@ -90,6 +92,11 @@ export class Session implements SliceWorker {
 
   get queueDepth(): number {
     return this.queue.events;
+  }
+
+  /** Bytes waiting in the send buffer (0 for in-process sessions). */
+  get sendBuffered(): number {
+    return this.sink.bufferedAmount?.() ?? 0;
   }
 
   get eventsDropped(): number {

@@ -3,9 +3,11 @@
  * over a trailing window of event time with the model's readout (sum, last or max over time, as
  * the engine's RunCounters does over a whole recording).
  *
- * The ring holds at most `capacity` timesteps (for time bins: the window divided by the bin stride,
- * plus one); when event-count bins make more steps than that within one window, the oldest leave
- * early and the prediction covers fewer steps (its `timesteps` says how many).
+ * The ring holds the newest `capacity` timesteps. Windows always end at or just before the newest
+ * step, so for time bins a capacity of the window divided by the bin stride, plus one, keeps every
+ * step a window can cover; when event-count bins make more steps than `capacity` within one
+ * window, the oldest leave early and the prediction covers fewer steps (its `timesteps` says how
+ * many).
  */
 import type { Readout } from '../snn/graph.js';
 
@@ -50,14 +52,6 @@ export class TrailingWindow {
     this.tStart[slot] = tStart;
     this.tEnd[slot] = tEnd;
     this.events[slot] = events;
-  }
-
-  /** Drops steps that end at or before `t`: they can no longer be inside any later window. */
-  evictUpTo(t: number): void {
-    while (this.size > 0 && this.tEnd[this.head] <= t) {
-      this.head = (this.head + 1) % this.capacity;
-      this.size--;
-    }
   }
 
   /** The steps with end - windowUs < tEnd <= end. */

@@ -1,0 +1,98 @@
+/**
+ * `spikestream serve [--model PATH|NAME ...] [--host 127.0.0.1] [--port 8080] [--token T]
+ * [--insecure] [--allow-origin O ...] [--limit key=value ...] [--log-level L]`: the inference
+ * server (src/serve). A --model that is not a file names a shipped model (models/NAME.msgpack);
+ * without --model every shipped model is served. The first model is the default of a hello that
+ * names none. The token may also come from SPIKESTREAM_TOKEN. Stops gracefully on SIGINT/SIGTERM.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InvalidArgumentError, type Command } from 'commander';
+import { DEFAULT_SERVE_LIMITS, type ServeLimits } from '../serve/limits.js';
+import { createLogger } from '../serve/logger.js';
+import { loadServedModel, type ServedModel } from '../serve/served-model.js';
+import { DEFAULT_HOST, DEFAULT_PORT, SpikestreamServer } from '../serve/server.js';
+import { CliError } from './errors.js';
+
+/** models/ of the package (src/cli and dist/cli are both two levels below the root). */
+export const SHIPPED_MODELS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../models');
+
+export interface ServeCommandOptions {
+  readonly model?: readonly string[];
+  readonly host?: string;
+  readonly port?: number;
+  readonly token?: string;
+  readonly insecure?: boolean;
+  readonly allowOrigin?: readonly string[];
+  readonly limit?: Partial<ServeLimits>;
+  readonly logLevel?: string;
+  readonly modelsDir?: string;
+  readonly staticDir?: string;
+}
+
+/** PATH, or NAME of a shipped model; without any, every shipped model. */
+export function resolveModelPaths(specs: readonly string[] | undefined, modelsDir = SHIPPED_MODELS_DIR): string[] {
+  if (!specs || specs.length === 0) {
+    const shipped = existsSync(modelsDir) ? readdirSync(modelsDir).filter((f) => f.endsWith('.msgpack')).sort() : [];
+    if (shipped.length === 0) throw new CliError(`no --model given and no shipped model in ${modelsDir}; pass --model PATH`);
+    return shipped.map((f) => join(modelsDir, f));
+  }
+  return specs.map((s) => {
+    if (existsSync(s) && statSync(s).isFile()) return s;
+    const named = join(modelsDir, `${s}.msgpack`);
+    if (existsSync(named)) return named;
+    throw new CliError(`--model ${s}: no such file, and no shipped model named "${s}" in ${modelsDir}`);
+  });
+}
+
+/** Loads the models and starts the server (the CLI action without signal handling). */
+export async function startServe(o: ServeCommandOptions): Promise<SpikestreamServer> {
+  const paths = resolveModelPaths(o.model, o.modelsDir);
+  const limits = { ...o.limit };
+  const models: ServedModel[] = [];
+  for (const p of paths) models.push(await loadServedModel(p, { maxPooledEngines: limits.maxPooledEngines }));
+  const token = o.token ?? (process.env.SPIKESTREAM_TOKEN || undefined);
+  return SpikestreamServer.start({
+    models, host: o.host ?? DEFAULT_HOST, port: o.port ?? DEFAULT_PORT, token, insecure: o.insecure ?? false,
+    allowedOrigins: o.allowOrigin ?? [], limits, logger: createLogger(o.logLevel), staticDir: o.staticDir,
+  });
+}
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port in 0..65535, got "${v}"`);
+  return n;
+}
+
+function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
+
+function parseLimit(v: string, prev: Partial<ServeLimits> = {}): Partial<ServeLimits> {
+  const m = /^([A-Za-z]+)=(.+)$/.exec(v);
+  const keys = Object.keys(DEFAULT_SERVE_LIMITS);
+  if (!m || !keys.includes(m[1])) throw new InvalidArgumentError(`expected key=value with key one of ${keys.join(', ')}, got "${v}"`);
+  const n = Number(m[2]);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`limit ${m[1]} must be a positive number, got "${m[2]}"`);
+  return { ...prev, [m[1]]: n };
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('Serve classifications over WebSockets (protocol v1 on /v1/stream; /healthz, /metrics, /v1/models on the same port)')
+    .option('--model <path|name>', 'model file, or name of a shipped model (repeatable; the first is the default)', collect)
+    .option('--host <host>', 'address to bind (non-loopback needs --token or --insecure)', DEFAULT_HOST)
+    .option('--port <port>', 'port (0: any free port)', parsePort, DEFAULT_PORT)
+    .option('--token <token>', 'shared secret clients must send in hello (default: $SPIKESTREAM_TOKEN)')
+    .option('--insecure', 'allow a non-loopback bind without a token')
+    .option('--allow-origin <origin>', 'browser origin allowed to open sessions (repeatable; * for any)', collect)
+    .option('--limit <key=value>', `override a limit (repeatable): ${Object.keys(DEFAULT_SERVE_LIMITS).join(', ')}`, parseLimit)
+    .option('--log-level <level>', 'pino log level (logs go to stderr)', process.env.SPIKESTREAM_LOG_LEVEL ?? 'info')
+    .action(async (o: ServeCommandOptions) => {
+      const server = await startServe(o);
+      server.handleSignals();
+      process.stdout.write(`spikestream serving ${server.modelNames().join(', ')} on ${server.streamUrl} (http: ${server.httpUrl}/healthz, /metrics, /v1/models)\n`);
+    });
+}

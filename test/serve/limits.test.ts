@@ -1,0 +1,162 @@
+/**
+ * Each server limit, enforced and observable: max sessions, per-session queue with drop-oldest
+ * accounting, queued-message bound, hello and idle timeouts, heartbeat against dead peers, the
+ * lossless 'backpressure' overflow, and fair slicing between a heavy and a light session.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { concatBatches, type EventBatch } from '../../src/events/batch.js';
+import { readEventFile } from '../../src/events/open-event-file.js';
+import type { ErrorMessage, PredictionMessage, StatsMessage } from '../../src/serve/protocol.js';
+import type { SpikestreamServer } from '../../src/serve/server.js';
+import { encodeEventsMessage } from '../../src/stream/protocol-events.js';
+import { describeWithFixtures, sharedFixture } from '../helpers/fixtures.js';
+import { runOracle, servedFromFile, sleep, splitBatch, startServer, testModel, TestClient } from './helpers.js';
+
+const NMNIST = 'events/tonic/sample_nmnist.bin';
+const SENSOR = { width: 34, height: 34 };
+const model = testModel({ seed: 31, name: 'lim' });
+
+let server: SpikestreamServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+async function withServer(limits: Record<string, number>): Promise<SpikestreamServer> {
+  server = await startServer([await servedFromFile(model)], { limits });
+  return server;
+}
+
+function repeated(events: EventBatch, times: number, spanUs: number): EventBatch {
+  return concatBatches(Array.from({ length: times }, (_, k) => ({ ...events, t: events.t.map((t) => t + k * spanUs) })));
+}
+
+describe('session limits', () => {
+  it('maxSessions: the next connection gets RATE_LIMITED and close 1013; a freed slot can be reused', async () => {
+    const s = await withServer({ maxSessions: 3 });
+    const open = await Promise.all([0, 1, 2].map(() => TestClient.open(s.streamUrl)));
+    for (const c of open) expect((await c.hello({ sensor: SENSOR })).type).toBe('ready');
+    const extra = await TestClient.open(s.streamUrl);
+    const e = await extra.next<ErrorMessage>((m) => m.type === 'error');
+    expect(e).toMatchObject({ code: 'RATE_LIMITED', fatal: true });
+    expect(extra.textFrames[0]).toBe(true); // readable before any hello said which encoding
+    await extra.closed;
+    expect(extra.closeCode).toBe(1013);
+    open[0].send({ type: 'bye' });
+    await open[0].closed;
+    const again = await TestClient.open(s.streamUrl);
+    expect((await again.hello({ sensor: SENSOR })).type).toBe('ready');
+    for (const c of [again, open[1], open[2]]) c.ws.terminate();
+  });
+
+  it('hello timeout closes a silent connection; idle timeout closes a silent session', async () => {
+    const s = await withServer({ helloTimeoutMs: 200, idleTimeoutMs: 400 });
+    const a = await TestClient.open(s.streamUrl);
+    await a.closed;
+    expect(a.closeCode).toBe(1008);
+    expect(a.ofType<ErrorMessage>('error')[0].message).toMatch(/helloTimeoutMs/);
+    const b = await TestClient.open(s.streamUrl);
+    await b.hello({ sensor: SENSOR });
+    await sleep(250);
+    b.send({ type: 'reset' }); // activity restarts the idle clock
+    await b.closed;
+    expect(b.closeCode).toBe(1000);
+    expect(b.closeReason).toMatch(/idle/);
+  });
+
+  it('heartbeat terminates a peer that stops answering pings', async () => {
+    const s = await withServer({ heartbeatIntervalMs: 150 });
+    const live = await TestClient.open(s.streamUrl);
+    await live.hello({ sensor: SENSOR });
+    const dead = await TestClient.open(s.streamUrl);
+    await dead.hello({ sensor: SENSOR });
+    dead.ws.pause(); // reads nothing, so answers no ping
+    for (let i = 0; i < 100 && s.sessions().length > 1; i++) await sleep(20);
+    expect(s.sessions().length).toBe(1); // the live one answers its pings and stays
+    const metrics = await (await fetch(`${s.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/spikestream_sessions_closed_total\{reason="heartbeat"\} 1/);
+    live.ws.terminate();
+    dead.ws.terminate();
+  });
+
+  it('maxQueueMessages: a burst beyond it gets RATE_LIMITED errors and the session goes on', async () => {
+    const s = await withServer({ maxQueueMessages: 4 });
+    const c = await TestClient.open(s.streamUrl);
+    await c.hello({ sensor: SENSOR, mode: 'sample' });
+    // One write, so all frames arrive in one socket read, before any processing slice runs.
+    const frames = Buffer.concat(Array.from({ length: 50 }, (_, i) => frame(encodeEventsMessage({ t: Float64Array.of(i), x: Uint16Array.of(1), y: Uint16Array.of(1), p: Uint8Array.of(1) }))));
+    (c.ws as unknown as { _socket: { write(b: Buffer): void } })._socket.write(frames);
+    const e = await c.next<ErrorMessage>((m) => m.type === 'error');
+    expect(e).toMatchObject({ code: 'RATE_LIMITED', fatal: false });
+    c.send({ type: 'flush' });
+    const p = await c.next<PredictionMessage>((m) => m.type === 'prediction');
+    expect(p.final).toBe(true);
+    c.send({ type: 'bye' });
+    await c.closed;
+    const st = c.ofType<StatsMessage>('stats').at(-1) as StatsMessage;
+    expect(st.eventsIn).toBe(50);
+    expect(st.eventsDropped).toBe(c.ofType<ErrorMessage>('error').filter((m) => m.code === 'RATE_LIMITED').length);
+  });
+});
+
+describeWithFixtures('queue overflow and backpressure', [NMNIST], () => {
+  it('drop-oldest: a message beyond maxQueueEvents drops the oldest events, counts them, and predicts on the newest', async () => {
+    const events = (await readEventFile(sharedFixture(NMNIST))).events;
+    const s = await withServer({ maxQueueEvents: 1000 });
+    const c = await TestClient.open(s.streamUrl);
+    await c.hello({ sensor: SENSOR, mode: 'sample' });
+    c.sendBytes(encodeEventsMessage(events));
+    c.send({ type: 'flush' });
+    const p = await c.next<PredictionMessage>((m) => m.type === 'prediction');
+    const st = await c.next<StatsMessage>((m) => m.type === 'stats' && m.eventsDropped > 0);
+    expect(st).toMatchObject({ eventsIn: events.t.length, eventsDropped: events.t.length - 1000 });
+    const newest = splitBatch(events, [events.t.length - 1000])[1];
+    const r = runOracle(model, newest);
+    expect({ scores: p.scores, counts: p.counts, timesteps: p.timesteps }).toEqual({ scores: r.scores, counts: r.outputCounts, timesteps: r.timesteps });
+    c.send({ type: 'bye' });
+    await c.closed;
+  });
+
+  it("backpressure: with overflow 'backpressure' a fast sender loses nothing however small the queue", async () => {
+    const events = (await readEventFile(sharedFixture(NMNIST))).events;
+    const s = await withServer({ maxQueueEvents: 20_000 });
+    const c = await TestClient.open(s.streamUrl);
+    await c.hello({ sensor: SENSOR, mode: 'stream', overflow: 'backpressure', decisionUs: 100_000, windowUs: 100_000 });
+    const big = repeated(events, 30, 320_000);
+    for (const b of splitBatch(big, Array.from({ length: 500 }, (_, i) => (i + 1) * 250))) c.sendBytes(encodeEventsMessage(b));
+    c.send({ type: 'flush' });
+    await c.next((m) => m.type === 'prediction' && m.final, 30_000);
+    c.send({ type: 'bye' });
+    await c.closed;
+    const st = c.ofType<StatsMessage>('stats').at(-1) as StatsMessage;
+    expect(st).toMatchObject({ eventsIn: big.t.length, eventsDropped: 0, queueDepth: 0 });
+  });
+
+  it('a heavy session does not starve a light one: the light one is served between slices', async () => {
+    const events = (await readEventFile(sharedFixture(NMNIST))).events;
+    const s = await withServer({ sliceMs: 1 });
+    const heavy = await TestClient.open(s.streamUrl);
+    await heavy.hello({ sensor: SENSOR, mode: 'stream', overflow: 'backpressure', decisionUs: 100_000, windowUs: 100_000 });
+    const light = await TestClient.open(s.streamUrl);
+    await light.hello({ sensor: SENSOR, mode: 'sample' });
+    for (const b of splitBatch(repeated(events, 60, 320_000), Array.from({ length: 60 }, (_, i) => (i + 1) * 4325))) heavy.sendBytes(encodeEventsMessage(b));
+    await sleep(20);
+    light.sendBytes(encodeEventsMessage(splitBatch(events, [100])[0]));
+    light.send({ type: 'flush' });
+    await light.next((m) => m.type === 'prediction');
+    // The light sample was answered while the heavy session was still working through its backlog.
+    const heavyAtLight = (s.sessionInfo().find((x) => x.mode === 'stream') as { predictions: number }).predictions;
+    heavy.send({ type: 'flush' });
+    await heavy.next((m) => m.type === 'prediction' && m.final, 60_000);
+    expect(heavyAtLight).toBeLessThan(heavy.ofType<PredictionMessage>('prediction').length / 2);
+    heavy.ws.terminate();
+    light.ws.terminate();
+  });
+});
+
+/** A client frame (FIN, binary, masked with a zero key) around a payload. */
+function frame(payload: Uint8Array): Buffer {
+  const n = payload.length;
+  const head = n < 126 ? Buffer.from([0x82, 0x80 | n]) : Buffer.from([0x82, 0x80 | 126, n >> 8, n & 0xff]);
+  return Buffer.concat([head, Buffer.alloc(4), payload]);
+}
