@@ -31,7 +31,7 @@ export class DenseEngine implements Engine {
   private readonly elementwise: (Float32Array | null)[];
   private readonly eventShape: EventInputShape | Error;
   private readonly counters: RunCounters;
-  private readonly acc: AccumulateResult = { touched: 0, inRange: 0, outOfRange: 0 };
+  private readonly acc: AccumulateResult = { inRange: 0, outOfRange: 0 };
   private t = 0;
 
   constructor(graph: Graph | GraphPlan, private readonly options: EngineOptions = {}) {

@@ -37,23 +37,21 @@ export function eventInputShape(shape: readonly number[]): EventInputShape | Err
 
 /** Per-call tallies, written into a caller-owned record so the hot path allocates nothing. */
 export interface AccumulateResult {
-  /** Distinct pixels that received events (entries written to `touched`). */
-  touched: number;
   /** Events that landed on a pixel. */
   inRange: number;
   outOfRange: number;
 }
 
 /**
- * Adds the events of `ts` into `counts` (length C*H*W, float32 counts). When `touched` is given,
- * the index of each pixel whose count goes from 0 to 1 is appended to it (first-touch order).
+ * Adds the events of `ts` into `counts` (length C*H*W, float32 counts). When `bits` is given, the
+ * bit of every pixel that received an event is set in it (bit k & 31 of bits[k >> 5]).
  */
 export function accumulateEvents(
   ts: Timestep,
   shape: EventInputShape,
   policy: OutOfRangePolicy,
   counts: Float32Array,
-  touched: Int32Array | null,
+  bits: Int32Array | null,
   out: AccumulateResult,
 ): void {
   const { x, y, p } = ts.events;
@@ -65,7 +63,6 @@ export function accumulateEvents(
       if (x[i] >= width || y[i] >= height) throw new InputRangeError(i, x[i], y[i], width, height);
     }
   }
-  let nt = 0;
   let bad = 0;
   for (let i = 0; i < n; i++) {
     const xi = x[i];
@@ -75,10 +72,9 @@ export function accumulateEvents(
       continue;
     }
     const k = (channels === 2 && p[i] !== 0 ? plane : 0) + yi * width + xi;
-    if (touched !== null && counts[k] === 0) touched[nt++] = k;
     counts[k] += 1;
+    if (bits !== null) bits[k >>> 5] |= 1 << (k & 31);
   }
-  out.touched = nt;
   out.inRange = n - bad;
   out.outOfRange = bad;
 }

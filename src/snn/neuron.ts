@@ -50,9 +50,28 @@ export interface NeuronArrays {
   readonly spiking: boolean;
   readonly multi: boolean;
   readonly subtract: boolean;
+  /** True when every neuron has the same parameters: hot loops then use the scalars in `u`. */
+  readonly uniform: boolean;
+  /** Neuron 0's parameters (all neurons' when uniform). */
+  readonly u: { readonly a: number; readonly r: number; readonly vLeak: number; readonly vThreshold: number; readonly vReset: number; readonly vMin: number };
+}
+
+type ArraysWithoutScalars = Omit<NeuronArrays, 'uniform' | 'u'>;
+
+function withScalars(p: ArraysWithoutScalars): NeuronArrays {
+  const all = [p.a, p.r, p.vLeak, p.vThreshold, p.vReset, p.vMin];
+  const uniform = all.every((arr) => arr.every((x) => x === arr[0] || (Number.isNaN(x) && Number.isNaN(arr[0]))));
+  return {
+    ...p, uniform,
+    u: { a: p.a[0] ?? 0, r: p.r[0] ?? 0, vLeak: p.vLeak[0] ?? 0, vThreshold: p.vThreshold[0] ?? 0, vReset: p.vReset[0] ?? 0, vMin: p.vMin[0] ?? -Infinity },
+  };
 }
 
 export function neuronArrays(node: NeuronNode, shape: readonly number[]): NeuronArrays {
+  return withScalars(neuronArraysOnly(node, shape));
+}
+
+function neuronArraysOnly(node: NeuronNode, shape: readonly number[]): ArraysWithoutScalars {
   const n = numel(shape);
   const zeros = new Float32Array(n);
   const opt = (v: ParamValue | undefined, dflt: number) => (v === undefined ? new Float32Array(n).fill(dflt) : expandParam(v, shape));
@@ -163,13 +182,15 @@ export function lazyEligible(p: NeuronArrays): boolean {
 
 /** See lazyEligible: true when no zero-input step from state v can spike. */
 export function isQuiescent(p: NeuronArrays, v: number, j: number): boolean {
-  const thr = p.vThreshold[j];
-  if (p.form === FORM_IF) return p.multi ? v < thr : v <= thr;
-  const vl = p.vLeak[j];
-  const vMin = p.vMin[j];
-  const target = vl > vMin ? vl : vMin;
+  return quiescent(p.form, v, p.vThreshold[j], p.vLeak[j], p.vMin[j], p.multi);
+}
+
+/** isQuiescent for one neuron's parameters. */
+export function quiescent(form: NeuronForm, v: number, thr: number, vLeak: number, vMin: number, multi: boolean): boolean {
+  if (form === FORM_IF) return multi ? v < thr : v <= thr;
+  const target = vLeak > vMin ? vLeak : vMin;
   const top = (v > target ? v : target) + (Math.abs(v) + Math.abs(target)) * 2 ** -20;
-  return p.multi ? top < thr : top <= thr;
+  return multi ? top < thr : top <= thr;
 }
 
 /**
@@ -185,4 +206,160 @@ export function replayIdle(p: NeuronArrays, v: Float32Array, j: number, steps: n
     if (v[j] === before && violations === 0) break;
   }
   return violations;
+}
+
+/** Tallies of one stepList call, in a caller-owned record so the hot loop allocates nothing. */
+export interface StepListState {
+  /** Entries written to outIdx so far (spiking neurons); stepList appends from here. */
+  outputs: number;
+  /** Entries written to `pending` so far; stepList appends from here. */
+  pending: number;
+  /** Spikes emitted (sum of counts). */
+  spikes: number;
+  /** Spikes seen while replaying skipped steps (see replayIdle). */
+  violations: number;
+}
+
+/**
+ * The sparse engine's hot loop: steps the neurons list[0..n) with inputs x[j], performing exactly
+ * neuronStep's operations (through the same integrate / spikeCount / resetAndClamp), with the
+ * parameters read as scalars when the node's are uniform (six random array loads per neuron
+ * otherwise dominate its cost).
+ * - IF/LIF: a neuron that fires gets outVal[j] = spike count and is appended to outIdx.
+ * - LI: outVal[j] = v for every listed neuron.
+ * - `last` (lazy leak, LIF/LI): neuron j first replays the t - last[j] - 1 zero-input steps it
+ *   skipped, then last[j] = t. Ignored for IF, whose zero-input step is the identity.
+ * - `pending`: neurons that are not quiescent afterwards are appended (they must be stepped next
+ *   timestep even without input).
+ */
+export function stepList(
+  p: NeuronArrays, v: Float32Array, x: Float32Array, list: Int32Array, n: number,
+  outVal: Float32Array, outIdx: Int32Array, last: Int32Array | null, t: number, pending: Int32Array | null, st: StepListState,
+): void {
+  let m = st.outputs;
+  let np = st.pending;
+  let spikes = 0;
+  let violations = 0;
+  const form = p.form;
+  const multi = p.multi;
+  const replay = last !== null && form !== FORM_IF;
+  if (p.uniform) {
+    const { a, r, vLeak, vThreshold: thr, vReset, vMin } = p.u;
+    const subtract = p.subtract;
+    if (!p.spiking) {
+      for (let k = 0; k < n; k++) {
+        const j = list[k];
+        const u = integrate(form, v[j], x[j], a, r, vLeak);
+        v[j] = u;
+        outVal[j] = u;
+      }
+    } else if (form === FORM_IF) {
+      // IF: nothing to replay; quiescent means "cannot fire at this v" (see quiescent()).
+      for (let k = 0; k < n; k++) {
+        const j = list[k];
+        const u = integrate(FORM_IF, v[j], x[j], a, r, vLeak);
+        const c = spikeCount(u, thr, multi);
+        const w = resetAndClamp(u, c, thr, vReset, subtract, vMin);
+        v[j] = w;
+        if (c > 0) {
+          outVal[j] = c;
+          outIdx[m++] = j;
+          spikes += c;
+        }
+        if (pending !== null && (multi ? !(w < thr) : !(w <= thr))) pending[np++] = j;
+      }
+    } else {
+      for (let k = 0; k < n; k++) {
+        const j = list[k];
+        let w = v[j];
+        if (last !== null) {
+          if (replay) {
+            // Lazy leak: the skipped zero-input steps, exactly, stopping at a fixed point.
+            for (let idle = t - last[j] - 1; idle > 0; idle--) {
+              const u0 = integrate(form, w, 0, a, r, vLeak);
+              const c0 = spikeCount(u0, thr, multi);
+              const w0 = resetAndClamp(u0, c0, thr, vReset, subtract, vMin);
+              if (c0 > 0) violations++;
+              else if (w0 === w) break;
+              w = w0;
+            }
+          }
+          last[j] = t;
+        }
+        const u = integrate(form, w, x[j], a, r, vLeak);
+        const c = spikeCount(u, thr, multi);
+        w = resetAndClamp(u, c, thr, vReset, subtract, vMin);
+        v[j] = w;
+        if (c > 0) {
+          outVal[j] = c;
+          outIdx[m++] = j;
+          spikes += c;
+        }
+        if (pending !== null && !quiescent(form, w, thr, vLeak, vMin, multi)) pending[np++] = j;
+      }
+    }
+  } else {
+    for (let k = 0; k < n; k++) {
+      const j = list[k];
+      if (last !== null) {
+        if (replay) {
+          const idle = t - last[j] - 1;
+          if (idle > 0) violations += replayIdle(p, v, j, idle);
+        }
+        last[j] = t;
+      }
+      const c = neuronStep(p, v, j, x[j]);
+      if (!p.spiking) {
+        outVal[j] = c;
+        continue;
+      }
+      if (c > 0) {
+        outVal[j] = c;
+        outIdx[m++] = j;
+        spikes += c;
+      }
+      if (pending !== null && !isQuiescent(p, v[j], j)) pending[np++] = j;
+    }
+  }
+  st.outputs = m;
+  st.pending = np;
+  st.spikes += spikes;
+  st.violations += violations;
+}
+
+/**
+ * stepList over the neurons whose bit is set in `bits` (ascending), for uniform IF nodes: the
+ * commonest hidden layer, walked without materialising an index list first.
+ */
+export function stepBitsIF(
+  p: NeuronArrays, v: Float32Array, x: Float32Array, bits: Int32Array,
+  outVal: Float32Array, outIdx: Int32Array, pending: Int32Array | null, st: StepListState,
+): void {
+  let m = st.outputs;
+  let np = st.pending;
+  let spikes = 0;
+  const { a, r, vLeak, vThreshold: thr, vReset, vMin } = p.u;
+  const multi = p.multi;
+  const subtract = p.subtract;
+  for (let wi = 0; wi < bits.length; wi++) {
+    let word = bits[wi];
+    while (word !== 0) {
+      const low = word & -word;
+      const j = (wi << 5) | (31 - Math.clz32(low));
+      word ^= low;
+      const u = integrate(FORM_IF, v[j], x[j], a, r, vLeak);
+      const c = spikeCount(u, thr, multi);
+      const w = resetAndClamp(u, c, thr, vReset, subtract, vMin);
+      v[j] = w;
+      if (c > 0) {
+        outVal[j] = c;
+        outIdx[m++] = j;
+        spikes += c;
+      }
+      if (pending !== null && (multi ? !(w < thr) : !(w <= thr))) pending[np++] = j;
+    }
+  }
+  st.outputs = m;
+  st.pending = np;
+  st.spikes += spikes;
 }

@@ -43,6 +43,13 @@ export interface ConvConnectivity {
   readonly weighted: boolean;
   /** Existing connections (entries) in total. */
   readonly connections: number;
+  /**
+   * Per input neuron i: qy*Wo + qx (the output offset its entries are relative to), and its class;
+   * the class is stored as ~cls (negative) when some entry of it falls outside the output there, so
+   * the scatter loop needs neither divisions nor bounds checks for interior inputs.
+   */
+  readonly inBase: Int32Array;
+  readonly inClass: Int32Array;
 }
 
 export interface LinearConnectivity {
@@ -116,10 +123,26 @@ function buildConv(s: ConvSpec, bias: Float32Array | null, avgArea: number, weig
     }
   }
   start[nClasses] = off.length;
+  const inBase = new Int32Array(s.cin * s.h * s.w);
+  const inClass = new Int32Array(s.cin * s.h * s.w);
+  for (let ci = 0, i = 0; ci < s.cin; ci++) {
+    for (let iy = 0; iy < s.h; iy++) {
+      for (let ix = 0; ix < s.w; ix++, i++) {
+        const ty = iy + s.ph;
+        const tx = ix + s.pw;
+        const qy = Math.floor(ty / s.sh);
+        const qx = Math.floor(tx / s.sw);
+        const cls = (ci * s.sh + (ty - qy * s.sh)) * s.sw + (tx - qx * s.sw);
+        const interior = qy + dyMin[cls] >= 0 && qy + dyMax[cls] < s.ho && qx + dxMin[cls] >= 0 && qx + dxMax[cls] < s.wo;
+        inBase[i] = qy * s.wo + qx;
+        inClass[i] = interior ? cls : ~cls;
+      }
+    }
+  }
   return {
     cin: s.cin, h: s.h, w: s.w, cout: s.cout, ho: s.ho, wo: s.wo, sh: s.sh, sw: s.sw, ph: s.ph, pw: s.pw,
     start, off: Int32Array.from(off), weight: Float32Array.from(wt), dy: Int32Array.from(dys), dx: Int32Array.from(dxs),
-    dyMin, dyMax, dxMin, dxMax, bias, avgArea, weighted, connections: off.length,
+    dyMin, dyMax, dxMin, dxMax, bias, avgArea, weighted, connections: off.length, inBase, inClass,
   };
 }
 

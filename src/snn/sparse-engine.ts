@@ -3,84 +3,39 @@
  * for each only the connections that exist (ESL mask bit set), through connectivity compressed once
  * at load (sparse-connectivity.ts); neurons that received no input are not visited (lazy leak).
  *
- * Hand-written, with flat typed arrays, precomputed index lists, preallocated buffers and no
- * closures or allocation per event, because this loop is the product: an event camera produces a
- * few events per pixel per second and a sparse network touches a few percent of its synapses per
- * step, so the work per step is tiny and any generic tensor code (tfjs) would spend its time on
- * the zeros. It must give the dense reference engine's results bit for bit; how:
+ * Hand-written, with flat typed arrays, precomputed index tables, bitmaps for active sets,
+ * preallocated buffers and no closures or allocation per event, because this loop is the product:
+ * an event camera produces a few events per pixel per second and a sparse network touches a few
+ * percent of its synapses per step, so the work per step is tiny and generic tensor code (tfjs)
+ * spends its time on the zeros. It must give the dense reference engine's results bit for bit; how:
  *
  * 1. Same float32 operation order. A dense weighted sum adds fround(w*x) over inputs in ascending
- *    input index. Scattering from the active inputs sorted ascending delivers, to every output, the
- *    same terms in the same order (each input reaches an output through at most one kernel
- *    position). So active lists are sorted before they feed a weighted/pool node; zero-valued
- *    entries are skipped like the dense loops skip zero inputs; biases are added after the sum.
+ *    input index. Scattering from the active inputs in ascending order (read off a bitmap, see
+ *    sparse-vec.ts) delivers to every output the same terms in the same order, since each input
+ *    reaches an output through at most one kernel position. Zero inputs are skipped like the dense
+ *    loops skip them; biases are added after the sum; AvgPool divides after the sum.
  * 2. Layers with always-on input take the dense path: a bias (Conv2d/Affine) or a negative
  *    Threshold makes every output active, LI neurons output v every step, and LIF neurons whose
  *    zero-input step could overshoot (a = dt/tau or beta outside [0, 1]) are all updated every step.
- * 3. Lazy leak (neuron.ts, isQuiescent/replayIdle): a neuron without input is skipped only when its
- *    zero-input steps cannot spike; when next touched, the skipped steps are replayed with exactly
- *    the dense engine's float32 operations (pow(decay, k) would give different bits), stopping at a
- *    fixed point. IF neurons need no replay at all: their zero-input step is the identity. A neuron
- *    that can still spike without input (e.g. v > threshold after a subtract reset) stays on a
- *    pending list and is updated every step until it settles.
+ * 3. Lazy leak (neuron.ts): a neuron without input is skipped only while its zero-input steps cannot
+ *    spike; when next touched, the skipped steps are replayed with exactly the dense engine's
+ *    float32 operations (pow(decay, k) would give different bits), stopping at a fixed point. IF
+ *    neurons need no replay: their zero-input step is the identity. A neuron that could still spike
+ *    without input (e.g. v > threshold after a subtract reset) stays on a pending list and is
+ *    stepped every timestep until it settles. A neuron whose inputs sum to exactly 0 is treated as
+ *    untouched, which is the same thing for a quiescent neuron.
  */
 import type { Timestep } from '../stream/timestep.js';
 import { RunCounters, type Engine, type EngineOptions, type RunResult, type StepOutput } from './engine.js';
 import { isNeuron, type Graph } from './graph.js';
 import { accumulateEvents, eventInputShape, type AccumulateResult, type EventInputShape } from './input-map.js';
-import { FORM_IF, isQuiescent, lazyEligible, neuronArrays, neuronStep, replayIdle, type NeuronArrays } from './neuron.js';
+import { FORM_IF, isQuiescent, lazyEligible, neuronArrays, replayIdle, stepBitsIF, stepList, type NeuronArrays, type StepListState } from './neuron.js';
 import { convConnectivity, linearConnectivity, poolConnectivity, type ConvConnectivity, type LinearConnectivity } from './sparse-connectivity.js';
+import { SparseVec } from './sparse-vec.js';
 import { expandParam, formatShape, numel } from './tensor.js';
 import { validateGraph, type GraphPlan } from './validate-graph.js';
 
 const f = Math.fround;
-
-/**
- * A node's output (or merged input) as a sparse vector: `val` holds every value and is zero outside
- * the first `cnt` entries of `idx`. A `dense` vector lists every index (identity `idx`, cnt = n).
- */
-class SparseVec {
-  readonly val: Float32Array;
-  readonly idx: Int32Array;
-  /** First-touch marks for scatters: stamp[i] === epoch means i is already listed this pass. */
-  readonly stamp: Int32Array;
-  cnt = 0;
-  sorted = true;
-
-  constructor(readonly n: number, readonly dense: boolean) {
-    this.val = new Float32Array(n);
-    this.idx = new Int32Array(n);
-    this.stamp = new Int32Array(n);
-    if (dense) {
-      for (let i = 0; i < n; i++) this.idx[i] = i;
-      this.cnt = n;
-    }
-  }
-
-  clear(): void {
-    if (this.dense) {
-      this.val.fill(0);
-      return;
-    }
-    const { val, idx } = this;
-    for (let k = 0; k < this.cnt; k++) val[idx[k]] = 0;
-    this.cnt = 0;
-    this.sorted = true;
-  }
-
-  ensureSorted(): void {
-    if (this.sorted) return;
-    this.idx.subarray(0, this.cnt).sort();
-    this.sorted = true;
-  }
-
-  resetAll(): void {
-    this.val.fill(0);
-    this.stamp.fill(0);
-    if (!this.dense) this.cnt = 0;
-    this.sorted = true;
-  }
-}
 
 const K_INPUT = 0, K_CONV = 1, K_LINEAR = 2, K_ALIAS = 3, K_SCALE = 4, K_THRESHOLD = 5, K_NEURON = 6, K_OUTPUT = 7;
 
@@ -90,32 +45,34 @@ interface NeuronState {
   /** Step at which each neuron's state is current (-1: initial state). */
   readonly last: Int32Array;
   readonly lazy: boolean;
-  /** Neurons to visit next step even without input (they could spike on their own). */
+  /** Neurons to step next timestep even without input (they could spike on their own). */
   pending: Int32Array;
   pendingNext: Int32Array;
   pendingCnt: number;
-  readonly visit: Int32Array;
-  readonly visitStamp: Int32Array;
+  /** 0..n-1, for the dense path. */
+  readonly all: Int32Array;
 }
 
 export class SparseEngine implements Engine {
   readonly kind = 'sparse' as const;
   readonly plan: GraphPlan;
-  /** Spikes seen while replaying skipped steps; 0 unless the lazy-leak proof in neuron.ts is wrong. */
+  /** Spikes seen while replaying skipped steps; 0 unless the lazy-leak argument in neuron.ts is wrong. */
   lazyViolations = 0;
   private readonly kinds: Int32Array;
   private readonly outs: SparseVec[];
   private readonly merged: (SparseVec | null)[];
   private readonly conv: (ConvConnectivity | null)[];
   private readonly lin: (LinearConnectivity | null)[];
-  private readonly scratch: (Int32Array | null)[];
   private readonly elementwise: (Float32Array | null)[];
   private readonly denseThreshold: Uint8Array;
   private readonly neurons: (NeuronState | null)[];
   private readonly eventShape: EventInputShape | Error;
   private readonly counters: RunCounters;
-  private readonly acc: AccumulateResult = { touched: 0, inRange: 0, outOfRange: 0 };
-  private epoch = 0;
+  private readonly acc: AccumulateResult = { inRange: 0, outOfRange: 0 };
+  private readonly listState: StepListState = { outputs: 0, pending: 0, spikes: 0, violations: 0 };
+  /** Scratch index lists, as long as the largest node. */
+  private readonly visitBuf: Int32Array;
+  private readonly spikeBuf: Int32Array;
   private t = 0;
   private stepSynops = 0;
   private stepSpikes = 0;
@@ -129,14 +86,15 @@ export class SparseEngine implements Engine {
     this.merged = new Array<SparseVec | null>(n).fill(null);
     this.conv = new Array<ConvConnectivity | null>(n).fill(null);
     this.lin = new Array<LinearConnectivity | null>(n).fill(null);
-    this.scratch = new Array<Int32Array | null>(n).fill(null);
     this.elementwise = new Array<Float32Array | null>(n).fill(null);
     this.denseThreshold = new Uint8Array(n);
     this.neurons = new Array<NeuronState | null>(n).fill(null);
+    let largest = 1;
     for (let p = 0; p < n; p++) {
       const node = plan.nodes[p];
       const inShape = plan.inShapes[p];
       const size = numel(plan.outShapes[p]);
+      largest = Math.max(largest, size, numel(inShape));
       if (plan.preds[p].length > 1) this.merged[p] = new SparseVec(numel(inShape), false);
       switch (node.op) {
         case 'Input':
@@ -150,7 +108,6 @@ export class SparseEngine implements Engine {
           this.kinds[p] = K_CONV;
           this.conv[p] = c;
           this.outs[p] = new SparseVec(size, c.bias !== null);
-          if (c.bias) this.scratch[p] = new Int32Array(size);
           break;
         }
         case 'Linear':
@@ -159,7 +116,6 @@ export class SparseEngine implements Engine {
           this.kinds[p] = K_LINEAR;
           this.lin[p] = c;
           this.outs[p] = new SparseVec(size, c.bias !== null);
-          if (c.bias) this.scratch[p] = new Int32Array(size);
           break;
         }
         case 'Scale':
@@ -184,7 +140,7 @@ export class SparseEngine implements Engine {
           this.neurons[p] = {
             arrays, v: new Float32Array(size), last: new Int32Array(size), lazy: lazyEligible(arrays),
             pending: new Int32Array(size), pendingNext: new Int32Array(size), pendingCnt: 0,
-            visit: new Int32Array(size), visitStamp: new Int32Array(size),
+            all: Int32Array.from({ length: size }, (_, j) => j),
           };
           this.outs[p] = new SparseVec(size, !arrays.spiking);
           break;
@@ -197,6 +153,8 @@ export class SparseEngine implements Engine {
           break;
       }
     }
+    this.visitBuf = new Int32Array(largest);
+    this.spikeBuf = new Int32Array(largest);
     this.eventShape = eventInputShape(plan.inShapes[plan.inputIndex]);
     this.counters = new RunCounters(plan, 'sparse', options.labels);
     this.reset();
@@ -219,13 +177,11 @@ export class SparseEngine implements Engine {
       if (!s) continue;
       s.v.fill(0);
       s.last.fill(-1);
-      s.visitStamp.fill(0);
       s.pendingCnt = 0;
       if (s.lazy) {
         for (let j = 0; j < s.arrays.n; j++) if (!isQuiescent(s.arrays, 0, j)) s.pending[s.pendingCnt++] = j;
       }
     }
-    this.epoch = 0;
     this.t = 0;
     this.lazyViolations = 0;
     this.counters.reset();
@@ -235,9 +191,7 @@ export class SparseEngine implements Engine {
     if (this.eventShape instanceof Error) throw this.eventShape;
     const out = this.outs[this.plan.inputIndex];
     out.clear();
-    accumulateEvents(ts, this.eventShape, this.options.outOfRange ?? 'ignore', out.val, out.idx, this.acc);
-    out.cnt = this.acc.touched;
-    out.sorted = false;
+    accumulateEvents(ts, this.eventShape, this.options.outOfRange ?? 'ignore', out.val, out.words, this.acc);
     this.counters.events += this.acc.inRange;
     this.counters.eventsOutOfRange += this.acc.outOfRange;
     return this.propagate();
@@ -247,18 +201,15 @@ export class SparseEngine implements Engine {
     const out = this.outs[this.plan.inputIndex];
     if (input.length !== out.n) throw new RangeError(`stepValues: the Input node needs ${out.n} values ${formatShape(this.plan.inShapes[this.plan.inputIndex])}, got ${input.length}`);
     out.clear();
-    let c = 0;
     let events = 0;
     for (let i = 0; i < input.length; i++) {
       const x = input[i];
       if (x !== 0) {
         out.val[i] = x;
-        out.idx[c++] = i;
+        out.words[i >>> 5] |= 1 << (i & 31);
         events += out.val[i];
       }
     }
-    out.cnt = c;
-    out.sorted = true;
     this.counters.events += events;
     return this.propagate();
   }
@@ -282,15 +233,6 @@ export class SparseEngine implements Engine {
     const p = this.plan.ids.indexOf(id);
     if (p < 0) throw new Error(`no node "${id}"`);
     return p;
-  }
-
-  private nextEpoch(): number {
-    if (this.epoch >= 0x3fffffff) {
-      for (const o of this.outs) o.stamp.fill(0);
-      for (const m of this.merged) m?.stamp.fill(0);
-      this.epoch = 0;
-    }
-    return ++this.epoch;
   }
 
   private propagate(): StepOutput {
@@ -335,95 +277,80 @@ export class SparseEngine implements Engine {
   private merge(p: number): SparseVec {
     const dst = this.merged[p] as SparseVec;
     dst.clear();
-    const mark = this.nextEpoch();
-    const { val, idx, stamp } = dst;
-    let n = 0;
+    const { val, words } = dst;
+    const list = this.visitBuf;
     for (const q of this.plan.preds[p]) {
       const src = this.outs[q];
-      const sIdx = src.idx;
       const sVal = src.val;
-      for (let k = 0; k < src.cnt; k++) {
-        const i = sIdx[k];
-        if (stamp[i] !== mark) {
-          stamp[i] = mark;
-          idx[n++] = i;
-        }
+      const n = src.toList(list);
+      for (let k = 0; k < n; k++) {
+        const i = list[k];
         val[i] = f(val[i] + sVal[i]);
+        words[i >>> 5] |= 1 << (i & 31);
       }
     }
-    dst.cnt = n;
-    dst.sorted = false;
     return dst;
   }
 
-  /** Conv2d / SumPool2d / AvgPool2d: scatter each active input through its class's entries. */
+  /** Conv2d / SumPool2d / AvgPool2d: scatter each active input (ascending) through its class's entries. */
   private scatterConv(p: number, src: SparseVec): void {
     const c = this.conv[p] as ConvConnectivity;
     const dst = this.outs[p];
     dst.clear();
-    src.ensureSorted();
-    const mark = this.nextEpoch();
-    const sIdx = src.idx, sVal = src.val, sCnt = src.cnt;
-    const val = dst.val, stamp = dst.stamp;
-    const list = this.scratch[p] ?? dst.idx;
-    const { start, off, weight, dy, dx, dyMin, dyMax, dxMin, dxMax, h, w, ho, wo, sh, sw, ph, pw } = c;
+    const sVal = src.val;
+    const val = dst.val;
+    const bits = dst.words;
+    const { start, off, weight, dy, dx, inBase, inClass, ho, wo, h, w, ph, pw, sh, sw } = c;
     const plane = h * w;
-    let n = 0;
+    const list = this.visitBuf;
+    const nIn = src.toList(list);
     let ops = 0;
-    for (let k = 0; k < sCnt; k++) {
-      const i = sIdx[k];
+    for (let k = 0; k < nIn; k++) {
+      const i = list[k];
       const x = sVal[i];
       if (x === 0) continue;
-      const ci = (i / plane) | 0;
-      const r = i - ci * plane;
-      const iy = (r / w) | 0;
-      const ty = iy + ph;
-      const tx = r - iy * w + pw;
-      const qy = (ty / sh) | 0;
-      const qx = (tx / sw) | 0;
-      const cls = (ci * sh + (ty - qy * sh)) * sw + (tx - qx * sw);
-      const e0 = start[cls];
-      const e1 = start[cls + 1];
-      const base = qy * wo + qx;
-      if (qy + dyMin[cls] >= 0 && qy + dyMax[cls] < ho && qx + dxMin[cls] >= 0 && qx + dxMax[cls] < wo) {
+      const base = inBase[i];
+      const cls = inClass[i];
+      if (cls >= 0) {
         // Interior: every entry lands inside the output.
+        const e0 = start[cls];
+        const e1 = start[cls + 1];
         if (x === 1) {
           for (let e = e0; e < e1; e++) {
             const o = base + off[e];
-            if (stamp[o] !== mark) {
-              stamp[o] = mark;
-              list[n++] = o;
-            }
             val[o] += weight[e];
+            bits[o >>> 5] |= 1 << (o & 31);
           }
         } else {
           for (let e = e0; e < e1; e++) {
             const o = base + off[e];
-            if (stamp[o] !== mark) {
-              stamp[o] = mark;
-              list[n++] = o;
-            }
             val[o] += f(weight[e] * x);
+            bits[o >>> 5] |= 1 << (o & 31);
           }
         }
         ops += e1 - e0;
       } else {
-        for (let e = e0; e < e1; e++) {
+        // Border (rare): recover (qy, qx) from the input position; qx may lie past the last column.
+        const b = ~cls;
+        const e1 = start[b + 1];
+        const r = i % plane;
+        const iy = (r / w) | 0;
+        const qy = Math.floor((iy + ph) / sh);
+        const qx = Math.floor((r - iy * w + pw) / sw);
+        for (let e = start[b]; e < e1; e++) {
           const oy = qy + dy[e];
           const ox = qx + dx[e];
           if (oy < 0 || oy >= ho || ox < 0 || ox >= wo) continue;
           const o = base + off[e];
-          if (stamp[o] !== mark) {
-            stamp[o] = mark;
-            list[n++] = o;
-          }
           val[o] += f(weight[e] * x);
+          bits[o >>> 5] |= 1 << (o & 31);
           ops++;
         }
       }
     }
     if (c.avgArea > 0) {
       const area = c.avgArea;
+      const n = dst.toList(list);
       for (let k = 0; k < n; k++) {
         const o = list[k];
         val[o] = f(val[o] / area);
@@ -436,9 +363,6 @@ export class SparseEngine implements Engine {
         const bv = b[co];
         for (let q = 0; q < ho * wo; q++, o++) val[o] = f(val[o] + bv);
       }
-    } else {
-      dst.cnt = n;
-      dst.sorted = false;
     }
     if (c.weighted) {
       this.counters.synops[p] += ops;
@@ -451,36 +375,29 @@ export class SparseEngine implements Engine {
     const c = this.lin[p] as LinearConnectivity;
     const dst = this.outs[p];
     dst.clear();
-    src.ensureSorted();
-    const mark = this.nextEpoch();
-    const sIdx = src.idx, sVal = src.val, sCnt = src.cnt;
-    const val = dst.val, stamp = dst.stamp;
-    const list = this.scratch[p] ?? dst.idx;
+    const sVal = src.val;
+    const val = dst.val;
+    const bits = dst.words;
     const { rowStart, col, weight } = c;
-    let n = 0;
+    const list = this.visitBuf;
+    const nIn = src.toList(list);
     let ops = 0;
-    for (let k = 0; k < sCnt; k++) {
-      const i = sIdx[k];
+    for (let k = 0; k < nIn; k++) {
+      const i = list[k];
       const x = sVal[i];
       if (x === 0) continue;
       const e0 = rowStart[i];
       const e1 = rowStart[i + 1];
       for (let e = e0; e < e1; e++) {
         const o = col[e];
-        if (stamp[o] !== mark) {
-          stamp[o] = mark;
-          list[n++] = o;
-        }
         val[o] += x === 1 ? weight[e] : f(weight[e] * x);
+        bits[o >>> 5] |= 1 << (o & 31);
       }
       ops += e1 - e0;
     }
     if (c.bias) {
       const b = c.bias;
       for (let o = 0; o < c.nOut; o++) val[o] = f(val[o] + b[o]);
-    } else {
-      dst.cnt = n;
-      dst.sorted = false;
     }
     this.counters.synops[p] += ops;
     this.stepSynops += ops;
@@ -490,17 +407,15 @@ export class SparseEngine implements Engine {
     const s = this.elementwise[p] as Float32Array;
     const dst = this.outs[p];
     dst.clear();
-    const { val, idx } = dst;
-    let n = 0;
-    for (let k = 0; k < src.cnt; k++) {
-      const i = src.idx[k];
+    const list = this.visitBuf;
+    const n = src.toList(list);
+    for (let k = 0; k < n; k++) {
+      const i = list[k];
       const x = src.val[i];
       if (x === 0) continue;
-      val[i] = f(s[i] * x);
-      idx[n++] = i;
+      dst.val[i] = f(s[i] * x);
+      dst.words[i >>> 5] |= 1 << (i & 31);
     }
-    dst.cnt = n;
-    dst.sorted = src.sorted;
   }
 
   private threshold(p: number, src: SparseVec): void {
@@ -517,17 +432,16 @@ export class SparseEngine implements Engine {
       }
     } else {
       // Zero inputs cannot exceed a threshold >= 0: only active entries can fire.
-      let n = 0;
-      for (let k = 0; k < src.cnt; k++) {
-        const i = src.idx[k];
+      const list = this.visitBuf;
+      const n = src.toList(list);
+      for (let k = 0; k < n; k++) {
+        const i = list[k];
         if (src.val[i] > th[i]) {
           dst.val[i] = 1;
-          dst.idx[n++] = i;
+          dst.words[i >>> 5] |= 1 << (i & 31);
           spikes++;
         }
       }
-      dst.cnt = n;
-      dst.sorted = src.sorted;
     }
     this.counters.spikes[p] += spikes;
     this.stepSpikes += spikes;
@@ -536,82 +450,51 @@ export class SparseEngine implements Engine {
   private stepNeurons(p: number, src: SparseVec): void {
     const s = this.neurons[p] as NeuronState;
     const a = s.arrays;
-    const v = s.v;
     const dst = this.outs[p];
     dst.clear();
-    const x = src.val;
-    const t = this.t;
+    const st = this.listState;
+    st.outputs = 0;
+    st.pending = 0;
+    st.spikes = 0;
+    st.violations = 0;
+    const spikes = this.spikeBuf;
     if (!s.lazy) {
       // Dense path: every neuron, every step.
-      let spikes = 0;
-      if (!a.spiking) {
-        for (let j = 0; j < a.n; j++) dst.val[j] = neuronStep(a, v, j, x[j]);
+      stepList(a, s.v, src.val, s.all, a.n, dst.val, spikes, null, this.t, null, st);
+    } else {
+      // Neurons with input, then pending neurons that had none (their bit is clear in the input).
+      const next = s.pendingNext;
+      if (a.form === FORM_IF && a.uniform && !src.dense) {
+        stepBitsIF(a, s.v, src.val, src.words, dst.val, spikes, next, st);
       } else {
-        let n = 0;
-        for (let j = 0; j < a.n; j++) {
-          const c = neuronStep(a, v, j, x[j]);
-          if (c > 0) {
-            dst.val[j] = c;
-            dst.idx[n++] = j;
-            spikes += c;
-          }
+        const list = this.visitBuf;
+        const n = src.toList(list);
+        stepList(a, s.v, src.val, list, n, dst.val, spikes, s.last, this.t, next, st);
+      }
+      if (s.pendingCnt > 0 && !src.dense) {
+        const pending = s.pending;
+        const inBits = src.words;
+        let q = 0;
+        for (let k = 0; k < s.pendingCnt; k++) {
+          const j = pending[k];
+          if (((inBits[j >>> 5] >>> (j & 31)) & 1) === 0) pending[q++] = j;
         }
-        dst.cnt = n;
-        dst.sorted = true;
+        stepList(a, s.v, src.val, pending, q, dst.val, spikes, s.last, this.t, next, st);
       }
-      this.counters.spikes[p] += spikes;
-      this.stepSpikes += spikes;
-      return;
+      s.pendingNext = s.pending;
+      s.pending = next;
+      s.pendingCnt = st.pending;
+      this.lazyViolations += st.violations;
     }
-    // Visit list: neurons with input, then pending neurons not already listed.
-    const mark = t + 1;
-    const visit = s.visit, vs = s.visitStamp;
-    let nv = 0;
-    const sIdx = src.idx;
-    for (let k = 0; k < src.cnt; k++) {
-      const j = sIdx[k];
-      vs[j] = mark;
-      visit[nv++] = j;
-    }
-    const pending = s.pending;
-    for (let k = 0; k < s.pendingCnt; k++) {
-      const j = pending[k];
-      if (vs[j] !== mark) {
-        vs[j] = mark;
-        visit[nv++] = j;
+    if (a.spiking) {
+      const words = dst.words;
+      for (let k = 0; k < st.outputs; k++) {
+        const j = spikes[k];
+        words[j >>> 5] |= 1 << (j & 31);
       }
     }
-    const replay = a.form !== FORM_IF;
-    const last = s.last;
-    const next = s.pendingNext;
-    const outVal = dst.val, outIdx = dst.idx;
-    let np = 0;
-    let n = 0;
-    let spikes = 0;
-    let violations = 0;
-    for (let k = 0; k < nv; k++) {
-      const j = visit[k];
-      if (replay) {
-        const idle = t - last[j] - 1;
-        if (idle > 0) violations += replayIdle(a, v, j, idle);
-        last[j] = t;
-      }
-      const c = neuronStep(a, v, j, x[j]);
-      if (c > 0) {
-        outVal[j] = c;
-        outIdx[n++] = j;
-        spikes += c;
-      }
-      if (!isQuiescent(a, v[j], j)) next[np++] = j;
-    }
-    s.pendingNext = pending;
-    s.pending = next;
-    s.pendingCnt = np;
-    dst.cnt = n;
-    dst.sorted = false;
-    this.lazyViolations += violations;
-    this.counters.spikes[p] += spikes;
-    this.stepSpikes += spikes;
+    this.counters.spikes[p] += st.spikes;
+    this.stepSpikes += st.spikes;
   }
 
   /** Replays skipped steps of every neuron of a lazy LIF node, so v is current. */

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { IFNode, LIFNode, LINode } from '../../src/snn/graph.js';
-import { isQuiescent, lazyEligible, neuronArrays, neuronStep, replayIdle } from '../../src/snn/neuron.js';
+import { isQuiescent, lazyEligible, neuronArrays, neuronStep, replayIdle, stepBitsIF, stepList } from '../../src/snn/neuron.js';
 
 const f = Math.fround;
 
@@ -137,5 +137,51 @@ describe('lazy leak support', () => {
     expect(lazyEligible(neuronArrays(lifNode({ tau: 0.5 }), [1]))).toBe(false);
     expect(lazyEligible(neuronArrays(lifNode({ tau: 1 }), [1]))).toBe(true);
     expect(lazyEligible(neuronArrays(lifNode({ beta: 1.5 }), [1]))).toBe(false);
+  });
+});
+
+describe('list stepping (the sparse engine hot loops)', () => {
+  const nodes = (): (IFNode | LIFNode | LINode)[] => [
+    ifNode({ spike: 'multi', reset: 'subtract', vMin: -1 }),
+    ifNode({ v_threshold: { shape: [6], data: Float32Array.from([0.5, 1, 1.5, 2, 0.75, 1]) } }),
+    lifNode({ tau: 7, v_leak: 0.25 }),
+    lifNode({ beta: 0.875, spike: 'multi', reset: 'subtract', v_threshold: 0.5 }),
+    { id: 'n', op: 'LI', params: { tau: 3, r: 2, v_leak: 0.5, dt: 1 } },
+  ];
+
+  it('stepList and stepBitsIF do exactly what neuronStep does, including replay of skipped steps', () => {
+    fc.assert(fc.property(fc.array(fc.array(fc.float({ min: -2, max: 3, noNaN: true }), { minLength: 6, maxLength: 6 }), { minLength: 1, maxLength: 12 }), fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }), (inputs, active) => {
+        for (const node of nodes()) {
+          const a = neuronArrays(node, [6]);
+          const ref = new Float32Array(6);
+          const v = new Float32Array(6);
+          const vb = new Float32Array(6);
+          const last = new Int32Array(6).fill(-1);
+          const st = { outputs: 0, pending: 0, spikes: 0, violations: 0 };
+          // As the sparse engine does: step neurons with input plus those left pending (not quiescent).
+          let pendingPrev: number[] = [0, 1, 2, 3, 4, 5].filter((j) => !isQuiescent(a, 0, j));
+          inputs.forEach((row, t) => {
+            const on = (j: number) => a.op === 'LI' || active[j] || t === inputs.length - 1;
+            const x = Float32Array.from(row, (val, j) => (on(j) ? val : 0));
+            const list = Int32Array.from([0, 1, 2, 3, 4, 5].filter((j) => on(j) || pendingPrev.includes(j)));
+            const want = Array.from({ length: 6 }, (_, j) => neuronStep(a, ref, j, x[j]));
+            const outVal = new Float32Array(6);
+            const pending = new Int32Array(6);
+            st.outputs = 0;
+            st.pending = 0;
+            stepList(a, v, x, list, list.length, outVal, new Int32Array(6), last, t, pending, st);
+            for (const j of list) expect(outVal[j]).toBe(want[j]);
+            if (a.op === 'IF' && a.uniform) {
+              const bits = Int32Array.of(list.reduce((w, j) => w | (1 << j), 0));
+              stepBitsIF(a, vb, x, bits, new Float32Array(6), new Int32Array(6), null, { outputs: 0, pending: 0, spikes: 0, violations: 0 });
+            }
+            pendingPrev = Array.from(pending.subarray(0, st.pending));
+          });
+          // Every neuron was stepped on the last step, so all are current.
+          expect(Array.from(v)).toEqual(Array.from(ref));
+          if (a.op === 'IF' && a.uniform) expect(Array.from(vb)).toEqual(Array.from(ref));
+          expect(st.violations).toBe(0);
+        }
+      }), { numRuns: 100 });
   });
 });
