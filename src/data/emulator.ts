@@ -41,6 +41,9 @@ const STREAM_MISMATCH = 1;
 const STREAM_NOISE = 2;
 const STREAM_LEAK = 3;
 
+/** Shared result of steps without events (zero-length columns cannot be written to). */
+const EMPTY: EventBatch = emptyBatch();
+
 export class DvsEmulator {
   readonly width: number;
   readonly height: number;
@@ -54,7 +57,6 @@ export class DvsEmulator {
   private readonly ref: Float64Array;
   /** (Low-passed) log intensity at the previous frame. */
   private readonly cur: Float64Array;
-  private readonly next: Float64Array;
   /** Unrounded time of each pixel's last signal event (-Infinity: never). */
   private readonly lastEvent: Float64Array;
   private readonly noiseRng: Prng;
@@ -86,7 +88,6 @@ export class DvsEmulator {
     }
     this.ref = new Float64Array(n);
     this.cur = new Float64Array(n);
-    this.next = new Float64Array(n);
     this.lastEvent = new Float64Array(n).fill(-Infinity);
     this.noiseRng = new Prng(mixSeed(seed, STREAM_NOISE));
     this.leakSeed = mixSeed(seed, STREAM_LEAK);
@@ -129,39 +130,38 @@ export class DvsEmulator {
     const span = Math.round(tUs) - base + 1;
     if (span * this.nPix * 2 > Number.MAX_SAFE_INTEGER) throw new RangeError(`DvsEmulator.step: interval of ${dt} us is too long for ${this.nPix} pixels`);
     const p = this.params;
-    this.toLog(frame, this.next);
-    const L0a = this.cur;
-    const L1a = this.next;
-    if (p.cutoffHz > 0) {
-      // First-order low-pass, exact for an input held constant over the interval.
-      const k = -2 * Math.PI * p.cutoffHz * dt * 1e-6;
-      if (p.cutoffScalesWithIntensity) {
-        for (let i = 0; i < this.nPix; i++) {
-          const a = 1 - Math.exp(k * Math.min(1, Math.max(0.01, frame[i])));
-          L1a[i] = L0a[i] + a * (L1a[i] - L0a[i]);
-        }
-      } else {
-        const a = 1 - Math.exp(k);
-        for (let i = 0; i < this.nPix; i++) L1a[i] = L0a[i] + a * (L1a[i] - L0a[i]);
-      }
-    }
-    if (p.leakRateHz > 0) {
-      const drift = p.leakRateHz * dt * 1e-6;
-      for (let i = 0; i < this.nPix; i++) this.ref[i] -= drift * this.thresholdsOn[i];
-    }
-    this.nKeys = 0;
     const nPix = this.nPix;
+    // Validate before touching any state, so a bad frame leaves the emulator as it was.
+    if (frame.length !== nPix) throw new RangeError(`DvsEmulator: frame has ${frame.length} values, expected ${this.width}x${this.height}=${nPix}`);
+    for (let i = 0; i < nPix; i++) {
+      const v = frame[i];
+      if (!(v >= 0 && v < Infinity)) throw new RangeError(`DvsEmulator: frame value ${v} at pixel ${i} is not a finite intensity >= 0`);
+    }
+    const eps = p.logEpsilon;
+    // First-order low-pass, exact for an input held constant over the interval: L1 = L0 + a (Lin - L0).
+    const kLp = p.cutoffHz > 0 ? -2 * Math.PI * p.cutoffHz * dt * 1e-6 : 0;
+    const aLp = p.cutoffHz > 0 ? 1 - Math.exp(kLp) : 1;
+    const lowpass = p.cutoffHz > 0;
+    const scaled = lowpass && p.cutoffScalesWithIntensity;
+    const drift = p.leakRateHz * dt * 1e-6;
+    this.nKeys = 0;
+    const cur = this.cur;
     const ref = this.ref;
     const thOn = this.thresholdsOn;
     const thOff = this.thresholdsOff;
     const last = this.lastEvent;
     const R = p.refractoryUs;
-    // Hot loop: hand-written because it runs width*height times per frame; per pixel it only
-    // branches when a threshold is crossed, which is rare, so it stays a tight scan.
+    // Hot loop: hand-written because it runs width*height times per frame (log, low-pass, leak and
+    // change detection fused in one pass); per pixel it only branches out when a threshold is
+    // crossed, which is rare.
     for (let i = 0; i < nPix; i++) {
-      const L0 = L0a[i];
-      const L1 = L1a[i];
+      const v = frame[i];
+      const L0 = cur[i];
+      const Lin = Math.log(v + eps);
+      const L1 = !lowpass ? Lin : L0 + (scaled ? 1 - Math.exp(kLp * Math.min(1, Math.max(0.01, v))) : aLp) * (Lin - L0);
+      cur[i] = L1;
       let r = ref[i];
+      if (drift !== 0) r -= drift * thOn[i];
       let tc = t0;
       if (R > 0) {
         const release = last[i] + R;
@@ -184,7 +184,6 @@ export class DvsEmulator {
       ref[i] = r;
     }
     this.addNoise(tUs, base);
-    this.cur.set(L1a);
     this.t = tUs;
     return this.drain(base);
   }
@@ -248,7 +247,7 @@ export class DvsEmulator {
 
   private drain(base: number): EventBatch {
     const n = this.nKeys;
-    if (n === 0) return emptyBatch();
+    if (n === 0) return EMPTY;
     const keys = this.keys.subarray(0, n).sort();
     const out = allocBatch(n);
     const w = this.width;
