@@ -9,10 +9,11 @@
  * timestamps a local decoder finds in each chunk). At `--speed max` the session uses
  * 'backpressure' overflow so nothing is dropped, and sending waits for the socket to drain.
  *
- * Each pass ends with a flush, whose final prediction is printed (sample mode: the sample's
- * prediction). `--loop` repeats until interrupted: in stream mode event time keeps increasing
- * across passes (each pass is shifted by the recording's span); raw passes each use a new
- * connection, since the bytes restart with the file's header.
+ * In sample mode each pass is a sample, ended by a flush whose prediction is printed. In stream
+ * mode the passes form one continuous stream (each pass shifted by the recording's span, so event
+ * time keeps increasing), flushed after the last pass. `--loop` repeats until interrupted. Raw
+ * passes each use a new connection (and end with a flush), since the bytes restart with the
+ * file's header.
  */
 import { open } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -107,8 +108,10 @@ export async function replay(file: string, o: ReplayOptions, onPrediction: (p: P
       else range = await sendEvents(c, file, o, k * span, signal);
       if (range) span = Math.max(span, range.last - range.first + REPLAY_HEARTBEAT_US);
       if (signal?.aborted) break;
-      summary.finals.push(await c.flush());
       summary.passes++;
+      // Sample mode: each pass is a sample. Stream mode: one continuous stream, flushed at its end.
+      const lastPass = k + 1 >= passes;
+      if (c.ready?.mode === 'sample' || lastPass || o.raw) summary.finals.push(await c.flush());
     }
   } finally {
     if (client) await closeClient(client, summary);
