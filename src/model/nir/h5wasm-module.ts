@@ -1,0 +1,32 @@
+/**
+ * The h5wasm runtime, loaded once. Its Node build reads and writes real paths directly. HDF5's
+ * default error handler prints a diagnostic stack to stderr; we switch to h5wasm's throwing handler
+ * so that every HDF5 failure becomes a JS exception we turn into one clear NirError line.
+ */
+import h5wasm from 'h5wasm/node';
+
+let loading: Promise<typeof h5wasm> | undefined;
+
+export function loadH5wasm(): Promise<typeof h5wasm> {
+  loading ??= h5wasm.ready.then((module) => {
+    module.activate_throwing_error_handler();
+    return h5wasm;
+  });
+  return loading;
+}
+
+/**
+ * HDF5's error stack as one short reason: the innermost frame's message plus its minor code, e.g.
+ * "file signature not found (Not an HDF5 file)". Falls back to the first line of the message.
+ */
+export function hdf5Reason(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  const frames = [...text.matchAll(/#\d+: .* in [\w.]+\(\): (.+)$/gm)].map((m) => m[1].trim());
+  const minors = [...text.matchAll(/minor: (.+)$/gm)].map((m) => m[1].trim());
+  if (frames.length > 0) {
+    const last = frames[frames.length - 1];
+    const minor = minors[minors.length - 1];
+    return minor && !last.toLowerCase().includes(minor.toLowerCase()) ? `${last} (${minor})` : last;
+  }
+  return text.split('\n')[0] || 'HDF5 error';
+}
