@@ -97,8 +97,8 @@ export class Evt3Decoder extends PropheseeDecoderBase {
     return '16-bit word';
   }
 
-  // Hot loop, hand-written: all state lives in locals, the frequent word types are handled without
-  // data-dependent branches, and the output is only bounds-checked where events are written.
+  // Hot loop, hand-written: all state in int32 locals, no calls, no per-event allocation. EVT_ADDR_X
+  // and EVT_ADDR_Y words run in a tight inner loop; the rarer types are handled between its runs.
   protected decodeBody(buf: ArrayBufferLike, byteOffset: number, byteLength: number, streamOffset: number): number {
     const nw = byteLength >>> 1;
     const words = new Uint16Array(buf, byteOffset, nw);
@@ -115,44 +115,53 @@ export class Evt3Decoder extends PropheseeDecoderBase {
       i++;
     }
     const { t, x, y, p } = this.cols;
-    const cap = t.length;
+    const cap = t.length | 0;
     const strict = this.strict;
-    const width = this.width;
-    const height = this.height;
-    let n = this.n;
+    const width = this.width | 0;
+    const height = this.height | 0;
+    let n = this.n | 0;
     let loopBase = this.loopBase;
-    let high = this.high;
-    let low = this.low;
+    let high = this.high | 0;
+    let low = this.low | 0;
     let tCur = loopBase + high * 4096 + low;
-    let yCur = this.yState;
-    let valid = this.valid;
-    let vectBase = this.vectBase;
+    let yCur = this.yState | 0;
+    let valid = this.valid | 0;
+    let vectBase = this.vectBase | 0;
     let hasVectBase = this.hasVectBase;
     let skipped = 0;
-    for (; i < nw; i++) {
+    while (i < nw) {
+      // EVT_ADDR_X / EVT_ADDR_Y are ~85% of real words. `lim` bounds the run so that every X fits
+      // the output without a capacity check per event.
+      const lim = Math.min(nw, i + (cap - n));
+      for (; i < lim; i++) {
+        const w = words[i];
+        const type = w >>> 12;
+        if (type === 0x2) {
+          if (valid !== 0) {
+            t[n] = tCur;
+            x[n] = w & 0x7ff;
+            y[n] = yCur;
+            p[n] = (w >>> 11) & 1;
+            n++;
+          } else {
+            skipped++;
+          }
+        } else if (type === 0x0) {
+          yCur = w & 0xfff;
+          valid = yCur < height ? 1 : 0;
+        } else {
+          break;
+        }
+      }
+      if (i >= nw) break;
       const w = words[i];
       const type = w >>> 12;
       if ((type | 2) === 2) {
-        // EVT_ADDR_X and EVT_ADDR_Y (~85% of real words) without a data-dependent branch: X/Y
-        // runs are short and irregular, and mispredicting them cost more than a speculative
-        // store (overwritten unless the word is an accepted EVT_ADDR_X).
-        if (n === cap) {
-          this.needMore = true;
-          break;
-        }
-        t[n] = tCur;
-        x[n] = w & 0x7ff;
-        y[n] = yCur;
-        p[n] = (w >>> 11) & 1;
-        const isX = type >>> 1;
-        const isY = isX ^ 1;
-        const take = isX & valid;
-        n += take;
-        skipped += isX ^ take;
-        const ny = w & 0xfff;
-        yCur ^= (yCur ^ ny) & -isY;
-        valid ^= (valid ^ ((ny - height) >>> 31)) & -isY;
-      } else if (type === 0x4) {
+        // Stopped by `lim`: the output is full.
+        this.needMore = true;
+        break;
+      }
+      if (type === 0x4) {
         if (i + 2 >= nw) break;
         if (valid === 0) {
           skipped += 3;
@@ -213,6 +222,7 @@ export class Evt3Decoder extends PropheseeDecoderBase {
         }
         skipped++;
       }
+      i++;
     }
     this.n = n;
     this.loopBase = loopBase;
