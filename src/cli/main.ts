@@ -10,6 +10,7 @@ import { formatCliError } from './errors.js';
 import { registerFrames } from './frames.js';
 import { registerServe } from './serve.js';
 import { registerReplay } from './replay.js';
+import { registerRun } from './run.js';
 
 export function buildProgram(): Command {
   const program = new Command('spikestream')
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerFrames(program);
   registerServe(program);
   registerReplay(program);
+  registerRun(program);
   return program;
 }
 
