@@ -70,7 +70,7 @@ export async function digitRefsForFolder(root: string): Promise<Map<string, Digi
 }
 
 export async function collectFolderStats(root: string, o: FolderStatsOptions = {}): Promise<FolderStats> {
-  const ds = await openNmnistDataset({ root, split: 'all' }).catch(async () => openNmnistDataset({ root, split: 'train' }));
+  const ds = await openNmnistDataset({ root, split: 'all' });
   const n = ds.length;
   const limit = Math.min(n, o.limit ?? n);
   const indices = Array.from({ length: limit }, (_, k) => Math.floor((k * n) / limit));

@@ -20,7 +20,14 @@ export interface NmnistDatasetOptions {
   readonly height?: number;
   /** Files being read at once, whoever asks (default 8). */
   readonly maxOpenFiles?: number;
+  /**
+   * Class names in label order. Default: '0'..'9' when every class folder is a digit (so a label
+   * index is the digit, whichever classes a folder happens to hold), else the sorted folder names.
+   */
+  readonly classes?: readonly string[];
 }
+
+const DIGITS: readonly string[] = Object.freeze(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
 
 interface Entry {
   readonly file: string;
@@ -67,12 +74,16 @@ export async function openNmnistDataset(o: NmnistDatasetOptions): Promise<Nmnist
   const split = o.split ?? 'train';
   const tops = split === 'all' ? ['Train', 'Test'] : [split === 'train' ? 'Train' : 'Test'];
   const found: { file: string; className: string }[] = [];
+  let foldersFound = 0;
   for (const top of tops) {
     const dir = join(o.root, top);
     let classes: string[];
     try {
       classes = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+      foldersFound++;
     } catch {
+      // With split 'all', one of Train/ and Test/ may be absent.
+      if (split === 'all') continue;
       throw new Error(`${o.root}: no ${top}/ folder (expected the N-MNIST layout ${top}/<class>/<id>.bin)`);
     }
     for (const c of classes) {
@@ -81,8 +92,12 @@ export async function openNmnistDataset(o: NmnistDatasetOptions): Promise<Nmnist
       for (const f of files) found.push({ file: join(dir, c, f), className: c });
     }
   }
-  const labels = [...new Set(found.map((f) => f.className))].sort(byNumericName);
+  if (foldersFound === 0) throw new Error(`${o.root}: neither Train/ nor Test/ (expected the N-MNIST layout Train|Test/<class>/<id>.bin)`);
+  const names = [...new Set(found.map((f) => f.className))];
+  const labels = o.classes ?? (names.every((n) => /^\d$/.test(n)) ? DIGITS : names.sort(byNumericName));
   const index = new Map(labels.map((l, k) => [l, k]));
+  const unknown = names.find((n) => !index.has(n));
+  if (unknown !== undefined) throw new Error(`${o.root}: class folder "${unknown}" is not among the classes ${labels.join(', ')}`);
   const entries = found
     .map((f) => ({ file: f.file, label: index.get(f.className) as number }))
     .sort((a, b) => a.label - b.label || byNumericName(a.file, b.file));

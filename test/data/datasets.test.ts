@@ -55,9 +55,11 @@ describe('N-MNIST layout', () => {
     const train = await openNmnistDataset({ root: dir });
     const test = await openNmnistDataset({ root: dir, split: 'test' });
     const all = await openNmnistDataset({ root: dir, split: 'all' });
-    expect(train.labels).toEqual(['0', '3', '9']);
+    // Digit folders: a label is the digit itself, whichever digits are present.
+    expect(train.labels).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
     expect([train.length, test.length, all.length]).toEqual([9, 3, 12]);
-    expect(classCounts(train)).toEqual([3, 3, 3]);
+    expect(classCounts(train)).toEqual([3, 0, 0, 3, 0, 0, 0, 0, 0, 3]);
+    expect((await openNmnistDataset({ root: dir, classes: ['9', '3', '0'] })).label(0)).toBe(0);
     const files = Array.from({ length: 3 }, (_, i) => train.source(i).file);
     expect(files.map((f) => f.split('/').pop())).toEqual(['5.bin', '10.bin', '15.bin']);
     for (let i = 0; i < all.length; i++) {
@@ -71,6 +73,8 @@ describe('N-MNIST layout', () => {
 
   it('names the missing folder when the layout is wrong', async () => {
     await expect(openNmnistDataset({ root: join(dir, 'Train') })).rejects.toThrow(/no Train\/ folder/);
+    await expect(openNmnistDataset({ root: join(dir, 'Train'), split: 'all' })).rejects.toThrow(/neither Train\/ nor Test\//);
+    await expect(openNmnistDataset({ root: dir, classes: ['0', '3'] })).rejects.toThrow(/class folder "9"/);
   });
 });
 
