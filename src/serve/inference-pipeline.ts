@@ -66,6 +66,8 @@ export interface PipelineCounters {
 }
 
 export class InferencePipeline {
+  /** Called with each timestep's Output values (a copy) as the engine computes them: live views (the dashboard raster). */
+  onStep: ((tStart: number, tEnd: number, output: Float32Array) => void) | undefined = undefined;
   readonly counters: PipelineCounters = { eventsBinned: 0, timesteps: 0, eventsOutOfRange: 0, eventsLate: 0, eventsUnbinned: 0, segments: 0 };
   private binner: Binner;
   private work: Work[] = [];
@@ -238,6 +240,7 @@ export class InferencePipeline {
 
   private step(ts: Timestep, at: number, emit: (p: PipelinePrediction) => void): void {
     const out = this.engine.step(ts);
+    this.onStep?.(ts.tStart, ts.tEnd, out.output);
     this.counters.timesteps++;
     this.steps++;
     if (this.firstStart === undefined) this.firstStart = ts.tStart;

@@ -20,6 +20,13 @@ import type { SessionSettings } from './session-options.js';
 import { SessionQueue, type ControlKind } from './session-queue.js';
 import type { SliceScheduler, SliceWorker } from './slice-scheduler.js';
 
+/** One engine timestep of a session: its event-time span [tStart, tEnd) in us and the Output node's values. */
+export interface SessionStep {
+  readonly tStart: number;
+  readonly tEnd: number;
+  readonly output: Float32Array;
+}
+
 export interface SessionSink {
   /** Sends a message; false when it was dropped because the peer is not reading. */
   send(msg: ServerMessage, droppable: boolean): boolean;
@@ -49,6 +56,8 @@ export class Session implements SliceWorker {
   readonly events$ = new Subject<EventBatch>();
   /** Every message sent to the client. */
   readonly messages$ = new Subject<ServerMessage>();
+  /** Output values of each engine timestep, emitted only while observed (live views: the dashboard's raster). */
+  readonly steps$ = new Subject<SessionStep>();
   scheduled = false;
   state: SessionState = 'open';
   eventsIn = 0;
@@ -79,6 +88,9 @@ export class Session implements SliceWorker {
       maxGapWindows: l.maxGapWindows, maxSampleEvents: l.maxSampleEvents, maxWindowSteps: l.maxWindowSteps,
     });
     this.log = ctx.logger.child({ session: this.id });
+    this.pipeline.onStep = (tStart, tEnd, output) => {
+      if (this.steps$.observed) this.steps$.next({ tStart, tEnd, output });
+    };
   }
 
   readyMessage(): ReadyMessage {
@@ -233,6 +245,7 @@ export class Session implements SliceWorker {
     if (!this.running) this.releaseEngine();
     this.events$.complete();
     this.messages$.complete();
+    this.steps$.complete();
     try {
       this.sink.close(code, reason);
     } finally {
