@@ -213,9 +213,16 @@ export class InferencePipeline {
     const n = t.length;
     let start = 0;
     let prev = this.lastT;
-    for (let i = 0; i < n; i++) {
+    let i = 0;
+    if (prev === undefined && n > 0) {
+      prev = t[0];
+      i = 1;
+    }
+    // Hot loop (every event): find jumps of event time beyond the idle gap.
+    for (; i < n; i++) {
       const ti = t[i];
-      if (prev !== undefined && (ti - prev > gap || prev - ti > gap)) {
+      const d = ti - (prev as number);
+      if (d > gap || d < -gap) {
         if (i > start) this.bin(slice(batch, start, i), at);
         this.endSegment(at, false);
         start = i;

@@ -35,6 +35,8 @@ export class SessionQueue {
   dropped = 0;
   private items: QueueItem[] = [];
   private head = 0;
+  /** Items before this index hold no events left to drop (so a full queue does not rescan them). */
+  private dropFrom = 0;
 
   constructor(readonly maxEvents: number, readonly maxMessages: number) {}
 
@@ -96,6 +98,7 @@ export class SessionQueue {
     const n = this.events;
     this.items = [];
     this.head = 0;
+    this.dropFrom = 0;
     this.events = 0;
     return n;
   }
@@ -104,13 +107,15 @@ export class SessionQueue {
     this.head++;
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
+      this.dropFrom = Math.max(0, this.dropFrom - this.head);
       this.head = 0;
     }
   }
 
   private dropOldest(excess: number): number {
     let dropped = 0;
-    for (let i = this.head; i < this.items.length && excess > 0; i++) {
+    let i = Math.max(this.head, this.dropFrom);
+    for (; i < this.items.length && excess > 0; i++) {
       const it = this.items[i];
       if (it.kind !== 'events') continue;
       const left = it.batch.t.length - it.off;
@@ -125,7 +130,9 @@ export class SessionQueue {
       }
       dropped += d;
       excess -= d;
+      if (d < left) break; // this item still holds events: the next drop starts here
     }
+    this.dropFrom = i;
     this.events -= dropped;
     this.dropped += dropped;
     return dropped;

@@ -126,10 +126,10 @@ export class Session implements SliceWorker {
     const n = batch.t.length;
     const r = this.queue.pushEvents(batch, at);
     if (r === false) {
-      this.reportError(new ServeError('RATE_LIMITED', `more than ${this.ctx.limits.maxQueueMessages} messages are waiting (limit maxQueueMessages); this one was dropped`));
       this.queue.dropped += n;
       this.ctx.metrics.eventsDropped.inc(n);
       this.eventsIn += n;
+      this.refuse(`an events message with ${n} events`);
       return;
     }
     this.eventsIn += n;
@@ -145,7 +145,7 @@ export class Session implements SliceWorker {
   pushControl(kind: ControlKind, at: number): void {
     if (!this.accepting) return;
     if (!this.queue.pushControl(kind, at)) {
-      this.reportError(new ServeError('RATE_LIMITED', `more than ${this.ctx.limits.maxQueueMessages} messages are waiting (limit maxQueueMessages); ${kind} was dropped`));
+      this.refuse(kind);
       return;
     }
     if (kind === 'bye') this.byeReceived = true;
@@ -157,7 +157,7 @@ export class Session implements SliceWorker {
     if (this.state === 'closed') return;
     const msg: ErrorMessage = { type: 'error', code: e.code, message: e.message, fatal: e.fatal };
     this.ctx.metrics.errors.inc({ code: e.code });
-    if (!e.fatal) this.badMessages++;
+    if (!e.fatal && e.code !== 'RATE_LIMITED') this.badMessages++;
     this.send(msg, !e.fatal);
     if (e.fatal) this.close(closeCode, `${e.code}: ${e.message}`);
   }
@@ -271,6 +271,23 @@ export class Session implements SliceWorker {
     if (!force && key === this.lastSentStats) return;
     this.lastSentStats = key;
     this.send(s, true);
+  }
+
+  private refusedSinceNotice = 0;
+  private lastRefusalNotice = -Infinity;
+
+  /**
+   * A message refused because the queue holds maxQueueMessages: RATE_LIMITED, at most one
+   * notice per statsIntervalMs (a flooding client must not make the server flood back).
+   */
+  private refuse(what: string): void {
+    this.refusedSinceNotice++;
+    const now = performance.now();
+    if (now - this.lastRefusalNotice < this.ctx.limits.statsIntervalMs) return;
+    this.lastRefusalNotice = now;
+    const n = this.refusedSinceNotice;
+    this.refusedSinceNotice = 0;
+    this.reportError(new ServeError('RATE_LIMITED', `${n} message(s) refused (the last: ${what}): more than ${this.ctx.limits.maxQueueMessages} messages are waiting (limit maxQueueMessages)`));
   }
 
   private onDrop(n: number): void {

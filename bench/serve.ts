@@ -1,0 +1,351 @@
+/**
+ * bench/serve.ts: the inference server under load, with the server in a child process so that
+ * clients and server do not share one event loop. Clients connect over loopback.
+ *
+ * 1. Throughput: N clients stream a Prophesee EVT 2.0 recording (640x480, ~10 M events/s of
+ *    recorded time: ../shared/fixtures/events/expelliarmus/evt2_sample.raw, or a synthetic
+ *    one of the same rate when the fixture is missing) as fast as the server takes it, as `raw`
+ *    chunks (the server decodes) and as `events` messages, in stream mode with 'backpressure'
+ *    overflow (nothing dropped). Figures: aggregate events/s through decode, binning and the
+ *    sparse engine (density 0.1), predictions/s, server RSS.
+ * 2. Latency: N streams paced at R events/s each (default 8 x 1 M/s): every millisecond each
+ *    client sends the next millisecond of events and a clock tick, so a window is complete when
+ *    its last events arrive. Latency = from sending the message holding a window's last events to
+ *    receiving its prediction (p50, p99), measured on the client.
+ * Baseline (same run, same machine): the same work in one process without any network: the
+ *    pipeline (decode + binning + engine) of one session, single-threaded. Ratios against it.
+ *
+ * Usage: npx tsx bench/serve.ts [--clients 8] [--seconds 3] [--rate 1000000] [--quick]
+ * Each figure is one JSON line {"name", "value", "unit", ...}.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { Packr, Unpackr } from 'msgpackr';
+import { concatBatches, type EventBatch } from '../src/events/batch.js';
+import { createDecoder } from '../src/events/create-decoder.js';
+import { encodeEvt2 } from '../src/events/evt2.js';
+import { writeModelFile } from '../src/model/model-file.js';
+import { randomModel } from '../src/model/random-model.js';
+import type { Model } from '../src/model/model.js';
+import { InferencePipeline } from '../src/serve/inference-pipeline.js';
+import { silentLogger } from '../src/serve/logger.js';
+import { loadServedModel, serveModel } from '../src/serve/served-model.js';
+import { SpikestreamServer } from '../src/serve/server.js';
+import { Rng } from '../src/snn/rng.js';
+import { encodeEventsMessage, encodeRawMessage } from '../src/stream/protocol-events.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const FIXTURE = resolve(ROOT, '../shared/fixtures/events/expelliarmus/evt2_sample.raw');
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+
+const emit = (name: string, value: number, unit: string, extra: Record<string, unknown> = {}): void => {
+  process.stdout.write(`${JSON.stringify({ name, value: Number(value.toPrecision(4)), unit, ...extra })}\n`);
+};
+
+/** A 640x480 network at density 0.1: conv 2->8 k4 s4, IF, sumpool 4, linear 9600->10, IF. */
+function benchModel(): Model {
+  return randomModel({
+    seed: 5, density: 0.1, gain: 3, input: [2, 480, 640], name: 'bench640',
+    layers: [{ op: 'Conv2d', out: 8, kernel: 4, stride: 4 }, { op: 'IF' }, { op: 'SumPool2d', kernel: 4 }, { op: 'Flatten' }, { op: 'Linear', out: 10 }, { op: 'IF' }],
+  });
+}
+
+/** The EVT 2.0 recording's bytes, or a synthetic 50 ms recording at ~10 M events/s. */
+function recording(): { bytes: Uint8Array; source: string } {
+  if (existsSync(FIXTURE)) return { bytes: new Uint8Array(readFileSync(FIXTURE)), source: 'evt2_sample.raw' };
+  const rng = new Rng(1);
+  const n = 500_000;
+  const t = new Float64Array(n);
+  const x = new Uint16Array(n);
+  const y = new Uint16Array(n);
+  const p = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    t[i] = Math.floor(i / 10);
+    x[i] = Math.floor(rng.next() * 640);
+    y[i] = Math.floor(rng.next() * 480);
+    p[i] = rng.next() < 0.5 ? 1 : 0;
+  }
+  return { bytes: encodeEvt2({ t, x, y, p }, { width: 640, height: 480 }), source: 'synthetic evt2 (fixture missing)' };
+}
+
+// ---------------------------------------------------------------- server child
+
+async function serverMain(): Promise<void> {
+  const modelPath = process.argv[process.argv.indexOf('--model') + 1];
+  const server = await SpikestreamServer.start({
+    models: [await loadServedModel(modelPath)], port: 0, logger: silentLogger(),
+    limits: { maxSessions: 256, maxMessageBytes: 1 << 20, maxPayloadBytes: 4 << 20 },
+  });
+  process.stdout.write(`READY ${server.streamUrl} ${server.httpUrl}\n`);
+  const stop = (): void => {
+    void server.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+// ---------------------------------------------------------------- clients
+
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+interface Prediction { type: string; window: [number, number]; final: boolean; latencyMs: number }
+
+/** A protocol client for the bench: zero masking key (saves client CPU on this shared machine). */
+function connect(url: string, hello: Record<string, unknown>, onPrediction: (p: Prediction, at: number) => void): Promise<WebSocket> {
+  return new Promise((res, rej) => {
+    const ws = new WebSocket(url, { generateMask: (m: Buffer) => { m.fill(0); }, perMessageDeflate: false });
+    ws.on('error', rej);
+    ws.on('open', () => ws.send(packr.pack({ type: 'hello', protocol: 1, ...hello })));
+    ws.on('message', (d) => {
+      const m = unpackr.unpack(d as Buffer) as Prediction & { code?: string; message?: string };
+      if (m.type === 'ready') res(ws);
+      else if (m.type === 'error') rej(new Error(`${m.code}: ${m.message}`));
+      else if (m.type === 'prediction') onPrediction(m, performance.now());
+    });
+  });
+}
+
+async function drained(ws: WebSocket, low = 4 << 20): Promise<void> {
+  while (ws.bufferedAmount > low) await new Promise((r) => setTimeout(r, 1));
+}
+
+async function metric(httpUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+}
+
+async function rss(httpUrl: string): Promise<number> {
+  return ((await (await fetch(`${httpUrl}/healthz`)).json()) as { rssBytes: number }).rssBytes;
+}
+
+/** Phase 1: every client loops over the recording for `seconds`, as raw chunks or events messages. */
+async function throughput(url: string, httpUrl: string, clients: number, seconds: number, kind: 'raw' | 'events', rec: { bytes: Uint8Array; events: EventBatch }): Promise<{ eventsPerS: number; predictionsPerS: number; rssBytes: number }> {
+  // Raw: the header once, then the body in a loop (each loop steps the decoder's time forward;
+  // stream mode sees an idle gap and starts a new segment). Events: each loop shifted in time.
+  const headerEnd = rawHeaderLength(rec.bytes);
+  const body = rec.bytes.subarray(headerEnd);
+  const chunk = 256 << 10;
+  const rawMsgs: Uint8Array[] = [];
+  for (let i = 0; i < body.length; i += chunk) rawMsgs.push(encodeRawMessage('evt2', body.subarray(i, i + chunk)));
+  const span = rec.events.t[rec.events.t.length - 1] - rec.events.t[0] + 1_000_000;
+  const perMsg = 50_000;
+  let predictions = 0;
+  const before = await metric(httpUrl, 'spikestream_events_processed_total');
+  const t0 = performance.now();
+  const deadline = t0 + seconds * 1000;
+  await Promise.all(Array.from({ length: clients }, async () => {
+    const ws = await connect(url, { sensor: { width: 640, height: 480 }, mode: 'stream', decisionUs: 1000, windowUs: 10_000, overflow: 'backpressure' }, () => predictions++);
+    if (kind === 'raw') ws.send(encodeRawMessage('evt2', rec.bytes.subarray(0, headerEnd)));
+    for (let loop = 0; performance.now() < deadline; loop++) {
+      if (kind === 'raw') {
+        for (const m of rawMsgs) {
+          ws.send(m);
+          await drained(ws);
+        }
+      } else {
+        const shift = loop * span;
+        for (let i = 0; i < rec.events.t.length; i += perMsg) {
+          const end = Math.min(rec.events.t.length, i + perMsg);
+          const part = { t: rec.events.t.subarray(i, end), x: rec.events.x.subarray(i, end), y: rec.events.y.subarray(i, end), p: rec.events.p.subarray(i, end) };
+          ws.send(encodeEventsMessage(shiftBatch(part, shift)));
+          await drained(ws);
+        }
+      }
+    }
+    await new Promise<void>((r) => {
+      ws.on('close', () => r());
+      ws.send(packr.pack({ type: 'bye' }));
+    });
+  }));
+  const wall = (performance.now() - t0) / 1000;
+  const processed = (await metric(httpUrl, 'spikestream_events_processed_total')) - before;
+  return { eventsPerS: processed / wall, predictionsPerS: predictions / wall, rssBytes: await rss(httpUrl) };
+}
+
+function shiftBatch(b: EventBatch, by: number): EventBatch {
+  if (by === 0) return b;
+  return { t: b.t.map((v) => v + by), x: b.x, y: b.y, p: b.p };
+}
+
+/** Length of the "% ..." header lines of a Prophesee raw file. */
+function rawHeaderLength(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length && b[i] === 0x25) {
+    while (i < b.length && b[i] !== 0x0a) i++;
+    i++;
+  }
+  return i;
+}
+
+/** Phase 2: paced streams; latency from sending a window's last events to its prediction. */
+async function latency(url: string, httpUrl: string, clients: number, seconds: number, rate: number, events: EventBatch): Promise<{ p50: number; p99: number; max: number; samples: number; predictionsPerS: number; serverP50: number; rssBytes: number; achievedRate: number }> {
+  // Re-time the recording to `rate` events/s (spatial structure kept), from t = 0.
+  const scale = (events.t.length / (events.t[events.t.length - 1] - events.t[0] + 1)) * 1e6 / rate;
+  const t = new Float64Array(events.t.length);
+  for (let i = 0; i < t.length; i++) t[i] = Math.round((events.t[i] - events.t[0]) * scale);
+  const slots = Math.floor(seconds * 1000);
+  const recMs = Math.floor(t[t.length - 1] / 1000);
+  // Pre-encode one message per millisecond (events of [k, k+1) ms, then a clock tick at k+1 ms).
+  const msgs: Uint8Array[][] = [];
+  let j = 0;
+  for (let k = 0; k < slots; k++) {
+    const loop = Math.floor(k / recMs);
+    const base = loop * recMs * 1000;
+    const lo = (k % recMs) * 1000;
+    if (k % recMs === 0) j = 0;
+    const start = j;
+    while (j < t.length && t[j] < lo + 1000) j++;
+    const part = { t: t.subarray(start, j).map((v) => v + base), x: events.x.subarray(start, j), y: events.y.subarray(start, j), p: events.p.subarray(start, j) };
+    const ev = part.t.length > 0 ? encodeEventsMessage(part, { t0: base + lo }) : new Uint8Array(0);
+    const tick = encodeEventsMessage({ t: new Float64Array(0), x: new Uint16Array(0), y: new Uint16Array(0), p: new Uint8Array(0) }, { t0: base + lo + 1000 });
+    msgs.push(ev.length > 0 ? [ev, tick] : [tick]);
+  }
+  const decisionUs = 10_000;
+  const lat: number[] = [];
+  const server: number[] = [];
+  let predictions = 0;
+  const sockets: { ws: WebSocket; sentAt: Float64Array }[] = [];
+  for (let c = 0; c < clients; c++) {
+    const sentAt = new Float64Array(slots).fill(NaN);
+    const ws = await connect(url, { sensor: { width: 640, height: 480 }, mode: 'stream', decisionUs, windowUs: 50_000 }, (p, at) => {
+      predictions++;
+      if (process.env.BENCH_DEBUG && predictions < 5) console.error(JSON.stringify(p).slice(0, 200));
+      if (p.final) return;
+      // Window [.., D): its last events were in slot D/1000 - 1.
+      const slot = p.window[1] / 1000 - 1;
+      if (slot >= 0 && slot < slots && !Number.isNaN(sentAt[slot])) {
+        lat.push(at - sentAt[slot]);
+        server.push(p.latencyMs);
+      }
+    });
+    sockets.push({ ws, sentAt });
+  }
+  const t0 = performance.now() + 5;
+  let next = 0;
+  await new Promise<void>((done) => {
+    const tick = (): void => {
+      const now = performance.now();
+      const due = Math.min(slots, Math.floor(now - t0)); // slot k is due at t0 + k ms
+      while (next < due) {
+        for (const s of sockets) {
+          for (const m of msgs[next]) s.ws.send(m);
+          s.sentAt[next] = performance.now();
+        }
+        next++;
+      }
+      if (next >= slots) done();
+      else setTimeout(tick, 0.5);
+    };
+    setTimeout(tick, 5);
+  });
+  const sendWall = (performance.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 200));
+  const eventsSent = clients * countEvents(t, slots, recMs);
+  for (const s of sockets) s.ws.terminate();
+  lat.sort((a, b) => a - b);
+  server.sort((a, b) => a - b);
+  const q = (a: number[], f: number) => a[Math.min(a.length - 1, Math.floor(f * a.length))];
+  return {
+    p50: q(lat, 0.5), p99: q(lat, 0.99), max: lat[lat.length - 1], samples: lat.length, predictionsPerS: predictions / sendWall,
+    serverP50: q(server, 0.5), rssBytes: await rss(httpUrl), achievedRate: eventsSent / sendWall / clients,
+  };
+}
+
+function countEvents(t: Float64Array, slots: number, recMs: number): number {
+  let n = 0;
+  for (let k = 0; k < slots; k++) {
+    const lo = (k % recMs) * 1000;
+    let a = 0;
+    let b = t.length;
+    while (a < b) { const m = (a + b) >> 1; if (t[m] < lo) a = m + 1; else b = m; }
+    let c = a;
+    let d = t.length;
+    while (c < d) { const m = (c + d) >> 1; if (t[m] < lo + 1000) c = m + 1; else d = m; }
+    n += c - a;
+  }
+  return n;
+}
+
+/** Baseline: one session's pipeline in this process, no network. */
+function baseline(model: Model, bytes: Uint8Array, seconds: number): number {
+  const sm = serveModel(model);
+  const pipe = new InferencePipeline(sm, sm.acquireEngine(), {
+    mode: 'stream', width: 640, height: 480, decisionUs: 1000, windowUs: 10_000, idleResetUs: 10_000,
+    maxGapWindows: 100_000, maxSampleEvents: 4_000_000, maxWindowSteps: 100_000,
+  });
+  const chunk = 256 << 10;
+  const dec = createDecoder('evt2');
+  let n = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000) {
+    for (let i = 0; i < bytes.length; i += chunk) {
+      const b = dec.write(bytes.subarray(i, i + chunk));
+      n += b.t.length;
+      for (let j = 0; j < b.t.length; j += 65536) {
+        pipe.push({ t: b.t.subarray(j, j + 65536), x: b.x.subarray(j, j + 65536), y: b.y.subarray(j, j + 65536), p: b.p.subarray(j, j + 65536) }, 0);
+        pipe.run(Infinity, () => undefined);
+      }
+    }
+  }
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--server')) return serverMain();
+  const quick = process.argv.includes('--quick');
+  const clients = arg('clients', 8);
+  const seconds = arg('seconds', quick ? 1 : 3);
+  const rate = arg('rate', 1_000_000);
+  const model = benchModel();
+  const dir = mkdtempSync(join(tmpdir(), 'spikestream-bench-'));
+  const modelPath = join(dir, 'bench640.msgpack');
+  await writeModelFile(modelPath, model);
+  const rec = recording();
+  const events = createDecoder('evt2').write(rec.bytes);
+  const all = concatBatches([events]);
+  const common = { clients, model: 'conv 2->8 k4 s4, IF, sumpool 4, linear 9600->10, IF @ density 0.1, 640x480, 1 ms bins', recording: rec.source };
+
+  const base = baseline(model, rec.bytes, Math.max(1, seconds / 2));
+  emit('serve.baseline_pipeline_events_per_s', base, 'events/s', { what: 'decode + binning + sparse engine of one session in one process, no network' });
+
+  const prof = process.env.BENCH_SERVER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SERVER_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', fileURLToPath(import.meta.url), '--server', '--model', modelPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const [url, httpUrl] = await new Promise<[string, string]>((res, rej) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += String(d);
+      const m = /READY (\S+) (\S+)/.exec(out);
+      if (m) res([m[1], m[2]]);
+    });
+    child.once('exit', (c) => rej(new Error(`server exited (${c})`)));
+  });
+  try {
+    for (const kind of ['raw', 'events'] as const) {
+      const r = await throughput(url, httpUrl, clients, seconds, kind, { bytes: rec.bytes, events: all });
+      emit(`serve.throughput_${kind}_events_per_s`, r.eventsPerS, 'events/s', { ...common, ratio_vs_baseline: Number((r.eventsPerS / base).toFixed(3)), target: 10_000_000 });
+      emit(`serve.throughput_${kind}_predictions_per_s`, r.predictionsPerS, 'predictions/s', { clients, decisionUs: 1000 });
+      emit(`serve.throughput_${kind}_server_rss`, r.rssBytes / 2 ** 20, 'MiB', { clients });
+    }
+    const l = await latency(url, httpUrl, clients, seconds, rate, all);
+    const tag = { ...common, rate_per_stream: rate, achieved_rate_per_stream: Math.round(l.achievedRate), decisionUs: 10_000, windowUs: 50_000, samples: l.samples };
+    emit('serve.latency_p50', l.p50, 'ms', tag);
+    emit('serve.latency_p99', l.p99, 'ms', { ...tag, target: 5, max: Number(l.max.toFixed(2)) });
+    emit('serve.latency_server_side_p50', l.serverP50, 'ms', { what: 'receipt of the completing message to send, measured in the server' });
+    emit('serve.latency_predictions_per_s', l.predictionsPerS, 'predictions/s', { clients });
+    emit('serve.latency_server_rss', l.rssBytes / 2 ** 20, 'MiB', { clients });
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+await main();
