@@ -11,7 +11,7 @@
  * event-driven implementation must visit.
  */
 import type { Timestep } from '../stream/timestep.js';
-import { RunCounters, type Engine, type EngineOptions, type RunResult, type StepOutput } from './engine.js';
+import { RunCounters, runEngine, type Engine, type EngineOptions, type RunResult, type StepOutput } from './engine.js';
 import type { Graph, GraphNode } from './graph.js';
 import { emitsSpikes, isNeuron } from './graph.js';
 import { accumulateEvents, eventInputShape, type AccumulateResult, type EventInputShape } from './input-map.js';
@@ -77,6 +77,10 @@ export class DenseEngine implements Engine {
 
   result(): RunResult {
     return this.counters.result();
+  }
+
+  run(timesteps: Iterable<Timestep>): RunResult {
+    return runEngine(this, timesteps);
   }
 
   membrane(id: string): Float32Array {

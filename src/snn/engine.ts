@@ -59,6 +59,8 @@ export interface Engine {
   stepValues(input: Float32Array): StepOutput;
   /** Clears all neuron state and counters: the next step starts a new stream. */
   reset(): void;
+  /** One whole recording: reset, step through every timestep, return the result. */
+  run(timesteps: Iterable<Timestep>): RunResult;
   /** Totals and prediction since the last reset. */
   result(): RunResult;
   /** The membrane potentials of a neuron node, brought up to date (a copy). */

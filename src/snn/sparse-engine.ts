@@ -26,7 +26,7 @@
  *    untouched, which is the same thing for a quiescent neuron.
  */
 import type { Timestep } from '../stream/timestep.js';
-import { RunCounters, type Engine, type EngineOptions, type RunResult, type StepOutput } from './engine.js';
+import { RunCounters, runEngine, type Engine, type EngineOptions, type RunResult, type StepOutput } from './engine.js';
 import { isNeuron, type Graph } from './graph.js';
 import { accumulateEvents, eventInputShape, type AccumulateResult, type EventInputShape } from './input-map.js';
 import { FORM_IF, isQuiescent, lazyEligible, neuronArrays, replayIdle, stepBitsIF, stepList, type NeuronArrays, type StepListState } from './neuron.js';
@@ -216,6 +216,10 @@ export class SparseEngine implements Engine {
 
   result(): RunResult {
     return this.counters.result();
+  }
+
+  run(timesteps: Iterable<Timestep>): RunResult {
+    return runEngine(this, timesteps);
   }
 
   membrane(id: string): Float32Array {

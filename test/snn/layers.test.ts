@@ -153,7 +153,7 @@ describe.each(KINDS)('%s engine', (kind) => {
     const rec = [events([[0, 0, 1], [1, 2, 0]], 3, 3, 0), events([[2, 2, 1]], 3, 3, 1), events([], 3, 3, 2)];
     const e = createEngine(kind, g);
     const a = runEngine(e, rec);
-    const b = runEngine(e, rec);
+    const b = e.run(rec);
     expect(b).toEqual(a);
     expect(a.timesteps).toBe(3);
     expect(a.spikesPerNode.in).toBe(3);
