@@ -24,14 +24,14 @@ export const fill = (shape: number[], v: number): H5Dataset => f32(shape, new Ar
 export type NodeSpec = Record<string, H5Entry | string>;
 
 /** A NIR tree: nodes as { name: { type: 'IF', r: f32(...) } }, edges as pairs. */
-export function nirTree(nodes: Record<string, NodeSpec>, edges: [string, string][], version: string | null = '1.0.7'): H5Group {
+export function nirTree(nodes: Record<string, NodeSpec | H5Group>, edges: [string, string][], version: string | null = '1.0.7'): H5Group {
   return h5Group([
     ...(version === null ? [] : [['version', scalarString(version)] as [string, H5Entry]]),
     ['node', graphGroup(nodes, edges)],
   ]);
 }
 
-export function graphGroup(nodes: Record<string, NodeSpec>, edges: [string, string][]): H5Group {
+export function graphGroup(nodes: Record<string, NodeSpec | H5Group>, edges: [string, string][]): H5Group {
   return h5Group([
     ['edges', stringDataset([edges.length, 2], edges.flat())],
     ['nodes', h5Group(Object.entries(nodes).map(([name, spec]) => [name, nodeGroup(spec)] as [string, H5Entry]))],
@@ -39,7 +39,9 @@ export function graphGroup(nodes: Record<string, NodeSpec>, edges: [string, stri
   ]);
 }
 
-export function nodeGroup(spec: NodeSpec): H5Group {
+/** A node group from a spec; a ready group (e.g. a nested NIRGraph from graphGroup) is kept as is. */
+export function nodeGroup(spec: NodeSpec | H5Group): H5Group {
+  if (isGroup(spec)) return spec;
   return h5Group(Object.entries(spec).map(([k, v]) => [k, typeof v === 'string' ? scalarString(v) : v] as [string, H5Entry]));
 }
 
@@ -60,4 +62,8 @@ export function smallGraph(): { nodes: Record<string, NodeSpec>; edges: [string,
     },
     edges: [['input', 'fc'], ['fc', 'lif'], ['lif', 'output']],
   };
+}
+
+function isGroup(x: NodeSpec | H5Group): x is H5Group {
+  return x.kind === 'group' && (x as H5Group).children instanceof Map;
 }
