@@ -22,7 +22,7 @@ import { allocBatch, emptyBatch, trimBatch, type EventBatch } from './batch.js';
 import { DecodeError } from './decode-error.js';
 import { newInfo, resolveLimits, type DecoderInfo, type DecoderLimits, type DecoderOptions, type EventDecoder } from './decoder.js';
 import { CodecError } from './aedat4/codec-error.js';
-import { EVENT_STRUCT_BYTES, locateEvents } from './aedat4/event-packet.js';
+import { badEventReason, copyEvents, locateEvents } from './aedat4/event-packet.js';
 import { parseInfoNode, type Aedat4Stream } from './aedat4/info-node.js';
 import { readIoHeader, type Aedat4Compression } from './aedat4/io-header.js';
 import { LZ4_SLACK, decompressLz4Frame, lz4FrameLayout } from './aedat4/lz4-frame.js';
@@ -35,10 +35,8 @@ export interface Aedat4Options extends DecoderOptions {
 
 const MAGIC = '#!AER-DAT4.0\r\n';
 const PACKET_HEADER = 8;
-/** Typed-array views read the structs in host byte order, which must then be little-endian. */
-const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
-/** |t| below 2^53: the high int32 of an int64 timestamp within +-2^21. */
-const T_HI_LIMIT = 0x200000;
+/** Largest number of events the output columns are sized for before any is decoded. */
+const ESTIMATE_CAP = 1 << 20;
 /** Returned by writes that complete no packet (zero-length columns cannot be written to). */
 const NO_EVENTS: EventBatch = emptyBatch();
 
@@ -77,8 +75,11 @@ export class Aedat4Decoder implements EventDecoder {
     const base = this.info.bytes;
     this.out = NO_EVENTS;
     this.outN = 0;
-    // DV's LZ4 packets hold about 8 compressed bytes per event: size the columns once per write.
-    this.estimate = chunk.length >>> 3;
+    // Size the columns once per write from the events per input byte so far (DV's LZ4 packets
+    // hold about 8 bytes per event; a low guess costs a second allocation and a copy). Capped:
+    // the columns grow from the real counts when a write holds more.
+    const perByte = this.info.events > 0 ? this.info.events / this.info.bytes : 1 / 8;
+    this.estimate = Math.min(Math.ceil(chunk.length * perByte * 1.25), ESTIMATE_CAP);
     try {
       let i = 0;
       while (i < chunk.length) i = this.step(chunk, i, base);
@@ -304,72 +305,19 @@ export class Aedat4Decoder implements EventDecoder {
     return new DecodeError(fallback, 'aedat4', this.unitAt, `${String(e)}`);
   }
 
-  /**
-   * Copies `count` Event structs from data[start..] into the output columns. Hand-written hot
-   * loop over typed-array views of the bytes (little-endian host, 4-byte aligned structs; other
-   * layouts are first copied to an aligned buffer).
-   */
+  /** Appends the packet's `count` Event structs at data[start..] to the output columns. */
   private readEvents(data: Uint8Array, start: number, count: number): void {
     if (count === 0) return;
-    const bytes = count * EVENT_STRUCT_BYTES;
-    let src = data;
-    let s = start;
-    if (!LITTLE_ENDIAN || ((data.byteOffset + start) & 3) !== 0) {
-      const copy = new Uint8Array(bytes);
-      copy.set(data.subarray(start, start + bytes));
-      src = copy;
-      s = 0;
+    this.reserve(count);
+    const valid = copyEvents(data, start, count, this.out, this.outN);
+    this.outN += valid;
+    if (valid < count) {
+      throw new DecodeError('CORRUPT', 'aedat4', this.unitAt, `event ${valid} of the packet has a ${badEventReason(data, start, valid)}`);
     }
-    const abs = src.byteOffset + s;
-    const n = this.reserve(count);
-    const { t, x, y, p } = this.out;
-    let o = this.outN;
-    if (LITTLE_ENDIAN) {
-      const i32 = new Int32Array(src.buffer, abs, count * 4);
-      const i16 = new Int16Array(src.buffer, abs, count * 8);
-      const u8 = new Uint8Array(src.buffer, abs, bytes);
-      for (let k = 0; k < count; k++) {
-        const hi = i32[4 * k + 1];
-        const xx = i16[8 * k + 4];
-        const yy = i16[8 * k + 5];
-        if (hi >= T_HI_LIMIT || hi < -T_HI_LIMIT || (xx | yy) < 0) {
-          this.outN = o;
-          throw this.badEvent(k, hi, xx, yy);
-        }
-        t[o] = hi * 4294967296 + (i32[4 * k] >>> 0);
-        x[o] = xx;
-        y[o] = yy;
-        p[o] = u8[16 * k + 12] !== 0 ? 1 : 0;
-        o++;
-      }
-    } else {
-      const dv = new DataView(src.buffer, abs, bytes);
-      for (let k = 0; k < count; k++) {
-        const b = 16 * k;
-        const hi = dv.getInt32(b + 4, true);
-        const xx = dv.getInt16(b + 8, true);
-        const yy = dv.getInt16(b + 10, true);
-        if (hi >= T_HI_LIMIT || hi < -T_HI_LIMIT || (xx | yy) < 0) {
-          this.outN = o;
-          throw this.badEvent(k, hi, xx, yy);
-        }
-        t[o] = hi * 4294967296 + dv.getUint32(b, true);
-        x[o] = xx;
-        y[o] = yy;
-        p[o] = dv.getUint8(b + 12) !== 0 ? 1 : 0;
-        o++;
-      }
-    }
-    this.outN = n;
   }
 
-  private badEvent(k: number, hi: number, xx: number, yy: number): DecodeError {
-    const why = xx < 0 || yy < 0 ? `negative address (${xx}, ${yy})` : `timestamp beyond 2^53 us (high word ${hi})`;
-    return new DecodeError('CORRUPT', 'aedat4', this.unitAt, `event ${k} of the packet has a ${why}`);
-  }
-
-  /** Makes room for `count` more output events; returns the output length after them. */
-  private reserve(count: number): number {
+  /** Makes room for `count` more output events. */
+  private reserve(count: number): void {
     const need = this.outN + count;
     const cap = this.out.t.length;
     if (need > cap) {
@@ -380,6 +328,5 @@ export class Aedat4Decoder implements EventDecoder {
       next.p.set(this.out.p.subarray(0, this.outN));
       this.out = next;
     }
-    return need;
   }
 }

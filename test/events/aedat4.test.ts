@@ -3,10 +3,11 @@ import fc from 'fast-check';
 import { compress as lz4Compress, decompress as lz4jsDecompress } from 'lz4js';
 import { describe, expect, it } from 'vitest';
 import { Aedat4Decoder } from '../../src/events/aedat4.js';
+import { badEventReason, copyEvents, EVENT_STRUCT_BYTES } from '../../src/events/aedat4/event-packet.js';
 import { decompressLz4Frame, lz4FrameLayout, LZ4_SLACK } from '../../src/events/aedat4/lz4-frame.js';
 import { parseInfoNode } from '../../src/events/aedat4/info-node.js';
 import { decompressZstdFrame } from '../../src/events/aedat4/zstd-frame.js';
-import { batchFrom, concatBatches, type EventBatch } from '../../src/events/batch.js';
+import { allocBatch, batchFrom, concatBatches, type EventBatch } from '../../src/events/batch.js';
 import { DecodeError } from '../../src/events/decode-error.js';
 import { columnDigests, decodeChunked, eventAt, toRows } from '../helpers/events.js';
 import { describeWithFixtures, loadManifest, sharedFixture } from '../helpers/fixtures.js';
@@ -80,6 +81,50 @@ describe('LZ4 frame decompression', () => {
     expect(new TextDecoder().decode(lz4(ok))).toBe('aaaaa');
     const bad = Uint8Array.from([0x04, 0x22, 0x4d, 0x18, 0x40, 0x40, 0xc0, 4, 0, 0, 0, 0x10, 0x61, 1, 0, 0, 0, 0, 0]);
     expect(() => lz4(bad)).toThrow(/corrupt LZ4 block/);
+  });
+});
+
+describe('copyEvents', () => {
+  interface Ev { t: bigint; x: number; y: number; p: number; pad: number }
+  const goodEvent = fc.record({
+    t: fc.bigInt({ min: -(2n ** 53n), max: 2n ** 53n - 1n }), x: fc.integer({ min: 0, max: 0x7fff }), y: fc.integer({ min: 0, max: 0x7fff }),
+    p: fc.integer({ min: 0, max: 255 }), pad: fc.integer({ min: 0, max: 0xffffff }),
+  });
+  const badEvent = fc.oneof(
+    goodEvent.chain((e) => fc.integer({ min: -0x8000, max: -1 }).map((x) => ({ ...e, x }))),
+    goodEvent.chain((e) => fc.integer({ min: -0x8000, max: -1 }).map((y) => ({ ...e, y }))),
+    goodEvent.chain((e) => fc.oneof(fc.bigInt({ min: 2n ** 53n, max: 2n ** 63n - 1n }), fc.bigInt({ min: -(2n ** 63n), max: -(2n ** 53n) - 1n })).map((t) => ({ ...e, t }))),
+  );
+
+  // Timestamps in [-2^53, 2^53) are exact doubles; the decoder refuses the others.
+  /** Structs as DV lays them out, starting `skew` bytes into the buffer. */
+  function structs(evs: readonly Ev[], skew: number): Uint8Array {
+    const bytes = new Uint8Array(skew + EVENT_STRUCT_BYTES * evs.length);
+    const dv = new DataView(bytes.buffer);
+    evs.forEach((e, k) => {
+      const b = skew + EVENT_STRUCT_BYTES * k;
+      dv.setBigInt64(b, e.t, true);
+      dv.setInt16(b + 8, e.x, true);
+      dv.setInt16(b + 10, e.y, true);
+      dv.setUint8(b + 12, e.p);
+      dv.setUint8(b + 13, e.pad & 0xff);
+      dv.setUint16(b + 14, e.pad >>> 8, true);
+    });
+    return bytes;
+  }
+
+  it('reads t, x, y and polarity (any non-zero byte is ON), aligned or not, and stops at the first invalid event', () => {
+    fc.assert(fc.property(fc.array(goodEvent, { maxLength: 50 }), fc.option(fc.tuple(badEvent, fc.array(fc.oneof(goodEvent, badEvent), { maxLength: 5 }))), fc.integer({ min: 0, max: 3 }), (head, tail, o) => {
+      const evs: Ev[] = [...head, ...(tail ? [tail[0], ...tail[1]] : [])];
+      const want = head.map((e) => [Number(e.t), e.x, e.y, e.p !== 0 ? 1 : 0]);
+      for (const skew of [0, 4, 1, 2]) {
+        const bytes = structs(evs, skew);
+        const out = allocBatch(o + evs.length);
+        expect(copyEvents(bytes, skew, evs.length, out, o)).toBe(head.length);
+        expect(toRows(out).slice(o, o + head.length)).toEqual(want);
+        if (tail) expect(badEventReason(bytes, skew, head.length)).toMatch(tail[0].x < 0 || tail[0].y < 0 ? /negative address/ : /beyond 2\^53/);
+      }
+    }), { numRuns: 200 });
   });
 });
 
@@ -209,6 +254,20 @@ describe('Aedat4Decoder on bad input', () => {
           expect(['CORRUPT', 'TRUNCATED', 'TOO_LARGE', 'UNSUPPORTED']).toContain((e as DecodeError).code);
         }
       }), { numRuns: 150 });
+    }
+  });
+
+  it('an event with a negative address or a timestamp beyond 2^53 us is CORRUPT, after the events before it', () => {
+    for (const [bad, why] of [[[7, 0xffff, 3, 0], /negative address \(-1, 3\)/], [[2 ** 53, 1, 1, 1], /beyond 2\^53/]] as const) {
+      const second = ev([[5, 1, 2, 1], [6, 3, 4, 0], [...bad], [8, 1, 1, 1]]);
+      const f = writeAedat4({ compression: 'LZ4', streams: STREAMS, packets: [{ streamId: 0, events: A }, { streamId: 0, events: second }] });
+      for (const size of [1 << 20, 13]) {
+        const r = decodeUntilError(f.bytes, size);
+        expect([r.error.code, r.error.offset]).toEqual(['CORRUPT', f.packetOffsets[1]]);
+        expect(r.error.reason).toMatch(why);
+        expect(r.error.reason).toMatch(/event 2 of the packet/);
+        expect(toRows(r.events)).toEqual([...toRows(A), [5, 1, 2, 1], [6, 3, 4, 0]]);
+      }
     }
   });
 
