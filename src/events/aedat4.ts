@@ -13,6 +13,9 @@
  * the stream's sizeX/sizeY. Compressed packets must be whole before they can be decompressed, so
  * one packet (at most limits.maxPacketBytes, compressed and decompressed) is buffered.
  *
+ * LZ4 frames are decompressed by liblz4 compiled to WebAssembly, with a bounded JS decoder as the
+ * fallback and judge of refused frames (aedat4/lz4-wasm.ts, aedat4/lz4-frame.ts).
+ *
  * Faults inside a packet (a size field that does not match its frame, garbage in the compressed
  * payload, a flatbuffer that does not fit its buffer) are CORRUPT DecodeErrors at the packet's
  * offset; a declared size past the limit is TOO_LARGE; input ending inside a packet, or before a
@@ -26,6 +29,7 @@ import { badEventReason, copyEvents, locateEvents } from './aedat4/event-packet.
 import { parseInfoNode, type Aedat4Stream } from './aedat4/info-node.js';
 import { readIoHeader, type Aedat4Compression } from './aedat4/io-header.js';
 import { LZ4_SLACK, decompressLz4Frame, lz4FrameLayout } from './aedat4/lz4-frame.js';
+import { decompressLz4FrameWasm } from './aedat4/lz4-wasm.js';
 import { decompressZstdFrame } from './aedat4/zstd-frame.js';
 
 export interface Aedat4Options extends DecoderOptions {
@@ -286,6 +290,11 @@ export class Aedat4Decoder implements EventDecoder {
       case 'LZ4_HIGH': {
         const layout = lz4FrameLayout(bytes);
         if (layout.bound > max) throw new CodecError('TOO_LARGE', `LZ4 frame of up to ${layout.bound} bytes exceeds the ${max}-byte limit`);
+        // liblz4 in wasm first (a view into its memory, read before the next packet); the bounded
+        // JS decoder when wasm is unavailable or refuses the frame, and it alone reports faults.
+        // Why both, and not lz4js: see lz4-frame.ts and lz4-wasm.ts.
+        const fast = decompressLz4FrameWasm(bytes, layout.bound);
+        if (fast) return fast;
         const need = layout.bound + LZ4_SLACK;
         if (this.scratch.length < need) this.scratch = new Uint8Array(Math.max(need, Math.min(2 * this.scratch.length, max + LZ4_SLACK)));
         return this.scratch.subarray(0, decompressLz4Frame(bytes, layout, this.scratch));

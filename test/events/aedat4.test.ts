@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Aedat4Decoder } from '../../src/events/aedat4.js';
 import { badEventReason, copyEvents, EVENT_STRUCT_BYTES } from '../../src/events/aedat4/event-packet.js';
 import { decompressLz4Frame, lz4FrameLayout, LZ4_SLACK } from '../../src/events/aedat4/lz4-frame.js';
+import { Lz4Wasm, MAX_WASM_OUT } from '../../src/events/aedat4/lz4-wasm.js';
 import { parseInfoNode } from '../../src/events/aedat4/info-node.js';
 import { decompressZstdFrame } from '../../src/events/aedat4/zstd-frame.js';
 import { allocBatch, batchFrom, concatBatches, type EventBatch } from '../../src/events/batch.js';
@@ -21,6 +22,36 @@ const B = ev([[1605537493718400, 1, 2, 1], [1605537493718399, 345, 259, 0], [5, 
 function lz4(raw: Uint8Array): Uint8Array {
   const dst = new Uint8Array(lz4FrameLayout(raw).bound + LZ4_SLACK);
   return dst.subarray(0, decompressLz4Frame(raw, lz4FrameLayout(raw), dst));
+}
+
+/** A fresh liblz4 instance; the package is a dependency, so it must load here. */
+function wasmLz4(): Lz4Wasm {
+  const w = Lz4Wasm.create();
+  expect(w).not.toBeNull();
+  return w!;
+}
+
+/** An LZ4 frame (v1, linked 64 KiB blocks, no checksums) holding one compressed block. */
+function lz4FrameOf(block: readonly number[]): Uint8Array {
+  const n = block.length;
+  return Uint8Array.from([0x04, 0x22, 0x4d, 0x18, 0x40, 0x40, 0xc0, n & 0xff, n >>> 8, 0, 0, ...block, 0, 0, 0, 0]);
+}
+
+/** Whether the first block of an LZ4 frame (no content size) has a match at offset 0 before its first fault. */
+function hasZeroOffset(frame: Uint8Array): boolean {
+  let s = 11;
+  const end = Math.min(frame.length, s + ((frame[7] | (frame[8] << 8) | (frame[9] << 16)) >>> 0));
+  while (s < end) {
+    const token = frame[s++];
+    let lit = token >>> 4;
+    if (lit === 15) for (let c = 255; c === 255 && s < end; lit += c) c = frame[s++];
+    s += lit;
+    if (s + 2 > end) return false;
+    if ((frame[s] | (frame[s + 1] << 8)) === 0) return true;
+    s += 2;
+    if ((token & 15) === 15) while (s < end && frame[s++] === 255);
+  }
+  return false;
 }
 
 function errorOf(f: () => unknown): DecodeError {
@@ -81,6 +112,77 @@ describe('LZ4 frame decompression', () => {
     expect(new TextDecoder().decode(lz4(ok))).toBe('aaaaa');
     const bad = Uint8Array.from([0x04, 0x22, 0x4d, 0x18, 0x40, 0x40, 0xc0, 4, 0, 0, 0, 0x10, 0x61, 1, 0, 0, 0, 0, 0]);
     expect(() => lz4(bad)).toThrow(/corrupt LZ4 block/);
+  });
+});
+
+describe('LZ4 frames through liblz4 (wasm)', () => {
+  const text = new TextEncoder().encode('abcabcabcabcabcabcabcabcabcabcabcabcabc x '.repeat(40));
+
+  it('agrees with the input on lz4js-compressed data of any content', () => {
+    const w = wasmLz4();
+    fc.assert(fc.property(fc.oneof(fc.uint8Array({ maxLength: 3000 }), fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 200_000 }).map((a) => Uint8Array.from(a))), (raw) => {
+      const frame = lz4Compress(raw);
+      const out = w.decompress(frame, lz4FrameLayout(frame).bound);
+      expect(out).not.toBeNull();
+      expect(Buffer.from(out!).equals(Buffer.from(raw))).toBe(true);
+    }), { numRuns: 40 });
+  });
+
+  it('decodes a corrupted frame as the JS decoder does, or refuses it', () => {
+    // The decoder's contract: what liblz4 accepts must not depend on which path ran; what it
+    // refuses goes to the JS decoder. Offset-0 matches are the known exception (next test).
+    const frame = lz4Compress(text);
+    let w = wasmLz4();
+    fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 11, max: frame.length - 5 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), (edits) => {
+      const bad = frame.slice();
+      for (const [at, v] of edits) bad[at] = v;
+      const layout = lz4FrameLayout(bad);
+      if (!w.usable) w = wasmLz4();
+      const fast = w.decompress(bad, layout.bound)?.slice();
+      if (!fast) {
+        expect(w.usable).toBe(false);
+        return;
+      }
+      if (!hasZeroOffset(bad)) expect(Buffer.from(fast).equals(Buffer.from(lz4(bad)))).toBe(true);
+    }), { numRuns: 60 });
+  });
+
+  it('fills bytes copied by an offset-0 match with zeros, never with an earlier frame\'s bytes', () => {
+    const w = wasmLz4();
+    const secret = new TextEncoder().encode('0123456789'.repeat(100));
+    const earlier = lz4Compress(secret);
+    expect(w.decompress(earlier, lz4FrameLayout(earlier).bound)).not.toBeNull();
+    // 4 literals "abcd", a 4-byte match at offset 0, then 5 literals "abcde".
+    const frame = lz4FrameOf([0x40, 0x61, 0x62, 0x63, 0x64, 0, 0, 0x50, 0x61, 0x62, 0x63, 0x64, 0x65]);
+    expect(() => lz4(frame)).toThrow(/corrupt LZ4 block/);
+    const out = w.decompress(frame, lz4FrameLayout(frame).bound);
+    expect(Array.from(out!)).toEqual([0x61, 0x62, 0x63, 0x64, 0, 0, 0, 0, 0x61, 0x62, 0x63, 0x64, 0x65]);
+  });
+
+  it('refuses all work after a failure (liblz4 would continue the failed frame) and never returns partial output', () => {
+    const good = lz4Compress(text);
+    const bound = lz4FrameLayout(good).bound;
+    const bad = good.slice();
+    bad.fill(0xff, 11, bad.length - 4);
+    for (const fail of [() => bad, () => good.subarray(0, 0)]) {
+      const w = wasmLz4();
+      const frame = fail();
+      expect(w.decompress(frame, frame.length ? lz4FrameLayout(frame).bound : bound)).toBeNull();
+      expect(w.usable).toBe(false);
+      expect(w.decompress(good, bound)).toBeNull();
+    }
+    const small = wasmLz4();
+    expect(small.decompress(good, 100)).toBeNull(); // output room for less than the frame holds
+    expect(small.usable).toBe(false);
+    expect(Buffer.from(wasmLz4().decompress(good, bound)!).equals(Buffer.from(text))).toBe(true);
+  });
+
+  it('leaves frames larger than MAX_WASM_OUT to the JS decoder without failing', () => {
+    const w = wasmLz4();
+    const good = lz4Compress(text);
+    expect(w.decompress(good, MAX_WASM_OUT + 1)).toBeNull();
+    expect(w.usable).toBe(true);
+    expect(Buffer.from(w.decompress(good, lz4FrameLayout(good).bound)!).equals(Buffer.from(text))).toBe(true);
   });
 });
 
@@ -361,7 +463,17 @@ describeWithFixtures('Aedat4Decoder on the real DVXplorer recording', [SAMPLE], 
     expect(columnDigests(decodeChunked(new Aedat4Decoder(), bytes, [1]))).toEqual(whole);
   });
 
-  it('decompresses every packet of the recording exactly as lz4js does', () => {
+  it('decodes the recording identically right after another decoder met a corrupt LZ4 packet', () => {
+    const broken = bytes.slice();
+    const dv = new DataView(broken.buffer);
+    const first = 14 + 4 + dv.getInt32(14, true);
+    broken.fill(0xff, first + 8 + 11, first + 8 + dv.getInt32(first + 4, true) - 4);
+    expect(decodeUntilError(broken, 65536).error.code).toBe('CORRUPT');
+    expect(columnDigests(decodeChunked(new Aedat4Decoder(), bytes, [65536]))).toEqual(m.column_sha256);
+  });
+
+  it('decompresses every packet of the recording exactly as lz4js and liblz4 do', () => {
+    const w = wasmLz4();
     const dec = new Aedat4Decoder();
     decodeChunked(dec, bytes);
     const dataTable = dec.info.details.dataTablePosition as number;
@@ -372,6 +484,7 @@ describeWithFixtures('Aedat4Decoder on the real DVXplorer recording', [SAMPLE], 
       const size = dv.getInt32(at + 4, true);
       const payload = bytes.subarray(at + 8, at + 8 + size);
       expect(Buffer.from(lz4(payload)).equals(Buffer.from(lz4jsDecompress(payload)))).toBe(true);
+      expect(Buffer.from(w.decompress(payload, lz4FrameLayout(payload).bound)!).equals(Buffer.from(lz4(payload)))).toBe(true);
       at += 8 + size;
       packets++;
     }

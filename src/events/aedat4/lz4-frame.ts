@@ -2,13 +2,22 @@
  * LZ4 frame decompression with every length checked against its buffer, for AEDAT 4.0 packets
  * (DV writes one LZ4 frame per packet: 64 KiB linked blocks, no checksums).
  *
- * Hand-written rather than lz4js because (1) it is the AEDAT 4.0 decoder's hot path, about 1.9x
- * faster than lz4js.decompress here (8-byte match copies, literal runs copied with set), and (2)
- * lz4js trusts its input: block sizes, literal and match lengths are not checked against the
- * buffers, so a corrupt packet silently yields garbage, and a block of 0xff length bytes keeps it
- * copying for about 255 iterations per input byte. Here every fault is a CodecError naming it.
- * The test suite checks this decoder against lz4js on the real recording and on lz4js-compressed
- * random data. Header and block checksums, when a frame has them, are skipped, not verified.
+ * Packets go first through liblz4 compiled to WebAssembly (lz4-wasm.ts, about 5x faster). This
+ * decoder is the fallback (no WebAssembly, frames above MAX_WASM_OUT, after a wasm failure) and
+ * the judge of every frame liblz4 refuses: it decodes it, or names the fault in a CodecError.
+ *
+ * Trade-off against DESIGN.md ("use the lz4/lz4js packages rather than hand-written codecs"): the
+ * codec that does the work is a kept library, liblz4 itself; the JS fallback is hand-written
+ * because the packages the rule names break the contract's rule on bad input (typed error, never
+ * a hang, bounded memory), which wins over "no hand-written codecs":
+ * - lz4js checks no length against its buffers: a corrupt packet silently decodes to garbage, and
+ *   one 64 KiB block of 0xff bytes keeps it copying for ~130 ms (about 255 iterations per input
+ *   byte; measured here), a cheap way to stall a server. It is also about 0.5x the speed of this.
+ * - lz4 (node-lz4) builds a native addon at install time (node-gyp), which installs here cannot
+ *   run (dependency install scripts are gated).
+ * The cost is ~100 lines of hot loop to keep right; the test suite checks them against lz4js on
+ * lz4js-compressed random data, against liblz4 on the real recording, and on corrupt frames.
+ * Header and block checksums, when a frame has them, are skipped, not verified.
  */
 import { CodecError } from './codec-error.js';
 
