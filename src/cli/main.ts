@@ -10,6 +10,7 @@ import { formatCliError } from './errors.js';
 import { registerFrames } from './frames.js';
 import { registerServe } from './serve.js';
 import { registerReplay } from './replay.js';
+import { registerTrain } from './train.js';
 import { registerRun } from './run.js';
 
 export function buildProgram(): Command {
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerFrames(program);
   registerServe(program);
   registerReplay(program);
+  registerTrain(program);
   registerRun(program);
   return program;
 }
