@@ -12,6 +12,7 @@ import { registerServe } from './serve.js';
 import { registerReplay } from './replay.js';
 import { registerTrain } from './train.js';
 import { registerRun } from './run.js';
+import { registerNir } from './nir.js';
 
 export function buildProgram(): Command {
   const program = new Command('spikestream')
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerReplay(program);
   registerTrain(program);
   registerRun(program);
+  registerNir(program);
   return program;
 }
 
