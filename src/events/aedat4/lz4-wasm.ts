@@ -18,18 +18,19 @@
  * - liblz4 is stricter in places (it verifies header/block/content checksums, and wants the last
  *   5 bytes of its output buffer to be literals): it refuses, and the JS decoder then decodes the
  *   frame, as it would have anyway.
- * - liblz4 (this build) accepts a match at offset 0, which the LZ4 format calls invalid, and copies
- *   bytes not yet written. The output region is zeroed before each frame, so those bytes are zeros,
- *   never bytes of an earlier packet (possibly another decoder's stream); the JS decoder refuses
- *   such a frame (CORRUPT). A crafted packet can thus decode to zeros instead of an error, which
- *   a valid packet of zeros could do as well.
+ * - liblz4 (this build) accepts a match at offset 0, which the LZ4 format calls invalid; its
+ *   bytes are whatever the output buffer held there (zeros in every case tried here). The output
+ *   region is zeroed before each frame anyway, so they can never be bytes of an earlier packet
+ *   (possibly another decoder's stream). The JS decoder refuses such a frame (CORRUPT): a crafted
+ *   packet can thus decode to zeros instead of an error, as a valid packet of zeros could.
  *
- * Bounds: only frames of at most MAX_WASM_OUT bytes, compressed and decompressed, go through wasm,
- * so the process-wide wasm memory stays within a few times MAX_WASM_OUT plus liblz4's block
- * buffers (8 MiB at most); larger packets use the JS decoder (bounded by the decoder's limits). A new instance
- * after a failure is created at most once per REPLACE_INTERVAL_MS, so hostile input cannot make
- * the process churn through wasm instances (each reserves address space until garbage collected);
- * until then frames go through JS.
+ * Bounds: only frames of at most MAX_WASM_OUT bytes, compressed and decompressed, go through
+ * wasm, so the process-wide wasm memory stays within a few times MAX_WASM_OUT plus liblz4's block
+ * buffers (8 MiB at most); larger packets use the JS decoder (bounded by the decoder's limits).
+ * A new instance after a failure is created at most once per REPLACE_INTERVAL_MS, so hostile
+ * input cannot make the process churn through wasm instances (each reserves address space until
+ * garbage collected, and creating many in a row slowed to milliseconds each here); until then
+ * frames go through JS.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -41,7 +42,8 @@ const REPLACE_INTERVAL_MS = 1000;
 
 /** The parts of the emscripten module (built from wasm-lz4.c) that are used here. */
 interface Lz4Module {
-  asm?: unknown;
+  /** Set once the runtime is initialised (constructors run), synchronously with our hook. */
+  calledRun?: boolean;
   HEAPU8: Uint8Array;
   _malloc(size: number): number;
   _free(ptr: number): void;
@@ -107,7 +109,7 @@ export class Lz4Wasm {
       // An abort inside the module rejects this promise: handled here, never an unhandled rejection.
       loaded.factory(overrides).catch(() => {});
       const m = overrides as unknown as Lz4Module;
-      return instantiated && m.asm ? new Lz4Wasm(m) : null;
+      return instantiated && m.calledRun === true ? new Lz4Wasm(m) : null;
     } catch {
       return null;
     }
