@@ -1,14 +1,17 @@
 /**
- * The h5wasm runtime, loaded once. Its Node build reads and writes real paths directly. HDF5's
- * default error handler prints a diagnostic stack to stderr; we switch to h5wasm's throwing handler
- * so that every HDF5 failure becomes a JS exception we turn into one clear NirError line.
+ * The h5wasm runtime, loaded on first use (importing it instantiates a 4 MB wasm module, ~0.2 s,
+ * which CLI commands and servers that never touch NIR should not pay). Its Node build reads and
+ * writes real paths directly. HDF5's default error handler prints a diagnostic stack to stderr; we
+ * switch to h5wasm's throwing handler so every HDF5 failure becomes a JS exception that we turn
+ * into one clear NirError line.
  */
-import h5wasm from 'h5wasm/node';
+export type H5wasm = (typeof import('h5wasm/node'))['default'];
 
-let loading: Promise<typeof h5wasm> | undefined;
+let loading: Promise<H5wasm> | undefined;
 
-export function loadH5wasm(): Promise<typeof h5wasm> {
-  loading ??= h5wasm.ready.then((module) => {
+export function loadH5wasm(): Promise<H5wasm> {
+  loading ??= import('h5wasm/node').then(async ({ default: h5wasm }) => {
+    const module = await h5wasm.ready;
     module.activate_throwing_error_handler();
     return h5wasm;
   });

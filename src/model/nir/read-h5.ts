@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import type { Dataset, Group } from 'h5wasm/node';
 import { elementCount, type H5Dataset, type H5Entry, type H5Group, type H5IntDtype, type IntArray } from './h5-tree.js';
-import { hdf5Reason, loadH5wasm } from './h5wasm-module.js';
+import { hdf5Reason, loadH5wasm, type H5wasm } from './h5wasm-module.js';
 import { NirError } from './nir-error.js';
 import { resolveNirLimits, type NirLimits } from './nir-limits.js';
 
@@ -51,7 +51,7 @@ export async function readH5File(path: string, limits?: Partial<NirLimits>): Pro
   }
 }
 
-type H5 = Awaited<ReturnType<typeof loadH5wasm>>;
+type H5 = H5wasm;
 
 function walkGroup(h5: H5, g: Group, path: string, depth: number, st: WalkState): H5Group {
   if (depth > st.limits.maxDepth) throw new NirError('TOO_LARGE', undefined, path || '/', `groups nest deeper than ${st.limits.maxDepth} levels`);
