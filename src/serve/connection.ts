@@ -16,7 +16,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Packr } from 'msgpackr';
 import WebSocket from 'ws';
-import type { EventBatch } from '../events/batch.js';
+import { allocBatch, type EventBatch } from '../events/batch.js';
 import { DecodeError } from '../events/decode-error.js';
 import { ProtocolError } from '../stream/protocol-error.js';
 import {
@@ -291,6 +291,32 @@ export class Connection implements SessionSink {
     ctx.onSession(session);
   }
 
+  /**
+   * Decoded raw events must lie inside the declared sensor like `events` messages: those outside
+   * are dropped here and counted in the session's eventsOutOfRange (a raw stream cannot be
+   * refused per event).
+   */
+  private insideSensor(s: Session, b: EventBatch): EventBatch {
+    const { width, height } = s.settings.sensor;
+    const { x, y } = b;
+    const n = x.length;
+    let bad = 0;
+    for (let i = 0; i < n; i++) if (x[i] >= width || y[i] >= height) bad++;
+    if (bad === 0) return b;
+    s.eventsOutsideSensor += bad;
+    const out = allocBatch(n - bad);
+    let m = 0;
+    for (let i = 0; i < n; i++) {
+      if (x[i] >= width || y[i] >= height) continue;
+      out.t[m] = b.t[i];
+      out.x[m] = x[i];
+      out.y[m] = y[i];
+      out.p[m] = b.p[i];
+      m++;
+    }
+    return out;
+  }
+
   private dispatch(s: Session, m: AnyMessage, at: number): void {
     switch (m.type) {
       case 'events': {
@@ -309,10 +335,10 @@ export class Connection implements SessionSink {
           this.raw = r.state;
           events = r.events;
         } catch (e) {
-          if (e instanceof DecodeError && e.events.t.length > 0) s.pushEvents(e.events, at);
+          if (e instanceof DecodeError && e.events.t.length > 0) s.pushEvents(this.insideSensor(s, e.events), at);
           throw e;
         }
-        if (events.t.length > 0) s.pushEvents(events, at);
+        if (events.t.length > 0) s.pushEvents(this.insideSensor(s, events), at);
         return;
       }
       case 'flush':

@@ -25,6 +25,7 @@ import { clockOf, heartbeat, type ClockedBatch } from '../stream/clocked-batch.j
 import { isStreamError } from '../stream/stream-error.js';
 import type { Timestep } from '../stream/timestep.js';
 import { createBinner, type Binner } from './binner.js';
+import type { FilterChain } from './filter-chain.js';
 import type { PredictionMessage, SessionMode } from './protocol.js';
 import type { ServedModel } from './served-model.js';
 import { ServeError } from './serve-error.js';
@@ -32,9 +33,11 @@ import { TrailingWindow } from './trailing-window.js';
 
 export interface PipelineOptions {
   readonly mode: SessionMode;
-  /** Declared sensor size. */
+  /** Geometry the binning sees (the declared sensor, or what the filters make of it). */
   readonly width: number;
   readonly height: number;
+  /** Filters applied to events before binning (hello.filters); their state survives segments, not reset. */
+  readonly filters?: FilterChain;
   readonly decisionUs: number;
   readonly windowUs: number;
   readonly idleResetUs: number;
@@ -52,6 +55,9 @@ type Work =
   | { readonly kind: 'end'; readonly at: number; readonly always: boolean }
   | { readonly kind: 'reset' };
 
+/** Placeholder for consumed work items (drops the reference to their timestep). */
+const DONE: Work = Object.freeze({ kind: 'reset' });
+
 export interface PipelineCounters {
   /** Events handed to binning. */
   eventsBinned: number;
@@ -63,12 +69,14 @@ export interface PipelineCounters {
   /** Events in no emitted timestep (the binning's tail rules). */
   eventsUnbinned: number;
   segments: number;
+  /** Events removed by the session's filters (denoise, refractory, crop). */
+  eventsFiltered: number;
 }
 
 export class InferencePipeline {
   /** Called with each timestep's Output values (a copy) as the engine computes them: live views (the dashboard raster). */
   onStep: ((tStart: number, tEnd: number, output: Float32Array) => void) | undefined = undefined;
-  readonly counters: PipelineCounters = { eventsBinned: 0, timesteps: 0, eventsOutOfRange: 0, eventsLate: 0, eventsUnbinned: 0, segments: 0 };
+  readonly counters: PipelineCounters = { eventsBinned: 0, timesteps: 0, eventsOutOfRange: 0, eventsLate: 0, eventsUnbinned: 0, segments: 0, eventsFiltered: 0 };
   private binner: Binner;
   private work: Work[] = [];
   private workHead = 0;
@@ -103,6 +111,14 @@ export class InferencePipeline {
    */
   push(batch: ClockedBatch, at: number): void {
     try {
+      const f = this.o.filters;
+      if (f !== undefined && f.length > 0 && batch.t.length > 0) {
+        const clock = clockOf(batch);
+        const kept = f.apply(batch);
+        this.counters.eventsFiltered += batch.t.length - kept.t.length;
+        batch = clock === undefined ? kept : { ...kept, clockUs: clock };
+        if (batch.t.length === 0 && clock === undefined) return;
+      }
       if (this.o.mode === 'stream') this.pushStream(batch, at);
       else this.bin(batch, at);
     } catch (e) {
@@ -129,6 +145,7 @@ export class InferencePipeline {
   /** Clears neuron state after the work queued so far; binning starts afresh now. */
   reset(): void {
     this.retire();
+    this.o.filters?.reset();
     this.binner = this.newBinner();
     this.lastT = undefined;
     this.work.push({ kind: 'reset' });
@@ -138,7 +155,7 @@ export class InferencePipeline {
   run(deadline: number, emit: (p: PipelinePrediction) => void): void {
     while (this.workHead < this.work.length) {
       const w = this.work[this.workHead];
-      this.work[this.workHead++] = { kind: 'reset' }; // release the timestep
+      this.work[this.workHead++] = DONE; // release the timestep
       if (w.kind === 'step') this.step(w.ts, w.at, emit);
       else if (w.kind === 'end') this.end(w.at, w.always, emit);
       else this.resetEngine();

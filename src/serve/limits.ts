@@ -50,6 +50,8 @@ export interface ServeLimits {
   readonly statsIntervalMs: number;
   /** Graceful shutdown: time (ms) to drain queues and send pending predictions before sessions are cut. */
   readonly shutdownTimeoutMs: number;
+  /** Pixels a stateful filter (denoise, refractory) may cover: it keeps 8 bytes per pixel. */
+  readonly maxFilterPixels: number;
   /** Idle engines kept per model for the next session (connectivity is built once per engine). */
   readonly maxPooledEngines: number;
 }
@@ -73,6 +75,7 @@ export const DEFAULT_SERVE_LIMITS: ServeLimits = Object.freeze({
   sliceEvents: 1 << 16,
   statsIntervalMs: 1000,
   shutdownTimeoutMs: 5000,
+  maxFilterPixels: 1 << 22,
   maxPooledEngines: 4,
 });
 

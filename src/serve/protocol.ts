@@ -10,7 +10,10 @@
  *   full, so TCP slows the sender down and nothing is dropped: recordings replayed at max speed).
  * - prediction: `final` (true for the prediction a flush or the end of a stream segment produced)
  *   and `timesteps` (engine steps the prediction covers). `seq` numbers the session's predictions.
- * - stats: `predictionsDropped`, `eventsOutOfRange`, `eventsLate`, `badMessages`.
+ * - hello: `filters`, a list of per-session event filters applied before binning (tonic
+ *   semantics): center_crop, downsample (both to a width x height), denoise (filterUs),
+ *   refractory (refractoryUs), flip_lr, flip_ud; the geometry after them is what the model sees.
+ * - stats: `predictionsDropped`, `eventsOutOfRange`, `eventsLate`, `eventsFiltered`, `badMessages`.
  */
 import { z } from 'zod';
 
@@ -31,6 +34,18 @@ export type OverflowPolicy = 'drop-oldest' | 'backpressure';
 const durationUs = z.number().int().positive().max(2 ** 31);
 const sensorSide = z.number().int().min(1).max(65536);
 
+/** Per-session filters, applied in order before binning (filter-chain.ts). */
+export const filterSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('center_crop'), width: sensorSide, height: sensorSide }),
+  z.object({ op: z.literal('downsample'), width: sensorSide, height: sensorSide }),
+  z.object({ op: z.literal('denoise'), filterUs: durationUs, neighbourhood: z.union([z.literal(4), z.literal(8)]).optional() }),
+  z.object({ op: z.literal('refractory'), refractoryUs: z.number().int().min(0).max(2 ** 31) }),
+  z.object({ op: z.literal('flip_lr') }),
+  z.object({ op: z.literal('flip_ud') }),
+]);
+
+export type FilterSpec = z.infer<typeof filterSchema>;
+
 export const helloSchema = z.object({
   type: z.literal('hello'),
   protocol: z.literal(PROTOCOL_VERSION),
@@ -42,6 +57,7 @@ export const helloSchema = z.object({
   windowUs: durationUs.optional(),
   idleResetUs: durationUs.optional(),
   overflow: z.enum(['drop-oldest', 'backpressure']).optional(),
+  filters: z.array(filterSchema).max(8).optional(),
 });
 
 export type HelloMessage = z.infer<typeof helloSchema>;
@@ -69,6 +85,9 @@ export interface ReadyMessage {
   readonly model: ModelSummary;
   readonly mode: SessionMode;
   readonly sensor: { readonly width: number; readonly height: number };
+  /** Filters in force, and the geometry after them (what binning and the model see). */
+  readonly filters: readonly FilterSpec[];
+  readonly filtered: { readonly width: number; readonly height: number };
   /** Stream mode: prediction period, trailing window and idle gap that resets state, in event-time us. */
   readonly decisionUs?: number;
   readonly windowUs?: number;
@@ -109,6 +128,8 @@ export interface StatsMessage {
   readonly predictionsDropped: number;
   readonly eventsOutOfRange: number;
   readonly eventsLate: number;
+  /** Events removed by the session's filters. */
+  readonly eventsFiltered: number;
   readonly badMessages: number;
 }
 

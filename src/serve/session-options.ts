@@ -4,7 +4,8 @@
  * take, BAD_MESSAGE for a mode the model cannot run).
  */
 import type { ServeLimits } from './limits.js';
-import type { HelloOptions, OverflowPolicy, SessionMode } from './protocol.js';
+import { filteredGeometry } from './filter-chain.js';
+import type { FilterSpec, HelloOptions, OverflowPolicy, SessionMode } from './protocol.js';
 import type { ServedModel } from './served-model.js';
 import { ServeError } from './serve-error.js';
 
@@ -15,6 +16,9 @@ export interface SessionSettings {
   readonly windowUs: number;
   readonly idleResetUs: number;
   readonly overflow: OverflowPolicy;
+  readonly filters: readonly FilterSpec[];
+  /** Geometry after the filters: what binning and the engine see. */
+  readonly filtered: { readonly width: number; readonly height: number };
 }
 
 export function resolveSessionSettings(hello: HelloOptions, model: ServedModel, limits: ServeLimits): SessionSettings {
@@ -37,5 +41,8 @@ export function resolveSessionSettings(hello: HelloOptions, model: ServedModel, 
       throw new ServeError('OUT_OF_RANGE', `hello.idleResetUs: ${idleResetUs} us is ${idleResetUs / step} timesteps, more than the limit maxGapWindows (${limits.maxGapWindows})`);
     }
   }
-  return { mode, sensor: { width: hello.sensor.width, height: hello.sensor.height }, decisionUs, windowUs, idleResetUs, overflow: hello.overflow ?? 'drop-oldest' };
+  const sensor = { width: hello.sensor.width, height: hello.sensor.height };
+  const filters = hello.filters ?? [];
+  const filtered = filteredGeometry(filters, sensor, limits.maxFilterPixels);
+  return { mode, sensor, decisionUs, windowUs, idleResetUs, overflow: hello.overflow ?? 'drop-oldest', filters, filtered };
 }

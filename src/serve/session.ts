@@ -10,6 +10,7 @@ import { Subject } from 'rxjs';
 import type { EventBatch } from '../events/batch.js';
 import type { ClockedBatch } from '../stream/clocked-batch.js';
 import type { Logger } from './logger.js';
+import { createFilterChain } from './filter-chain.js';
 import { InferencePipeline, type PipelinePrediction } from './inference-pipeline.js';
 import { clientLimits, type ServeLimits } from './limits.js';
 import type { ServeMetrics } from './metrics.js';
@@ -61,6 +62,8 @@ export class Session implements SliceWorker {
   scheduled = false;
   state: SessionState = 'open';
   eventsIn = 0;
+  /** Decoded raw events outside the declared sensor (dropped before the filters). */
+  eventsOutsideSensor = 0;
   predictions = 0;
   predictionsDropped = 0;
   badMessages = 0;
@@ -82,8 +85,9 @@ export class Session implements SliceWorker {
   ) {
     const l = ctx.limits;
     this.queue = new SessionQueue(l.maxQueueEvents, l.maxQueueMessages);
+    const filters = settings.filters.length > 0 ? createFilterChain(settings.filters, settings.sensor, l.maxFilterPixels) : undefined;
     this.pipeline = new InferencePipeline(model, model.acquireEngine(), {
-      mode: settings.mode, width: settings.sensor.width, height: settings.sensor.height,
+      mode: settings.mode, width: settings.filtered.width, height: settings.filtered.height, filters,
       decisionUs: settings.decisionUs, windowUs: settings.windowUs, idleResetUs: settings.idleResetUs,
       maxGapWindows: l.maxGapWindows, maxSampleEvents: l.maxSampleEvents, maxWindowSteps: l.maxWindowSteps,
     });
@@ -97,6 +101,7 @@ export class Session implements SliceWorker {
     const s = this.settings;
     return {
       type: 'ready', session: this.id, protocol: PROTOCOL_VERSION, model: this.model.summary, mode: s.mode, sensor: s.sensor,
+      filters: s.filters, filtered: s.filtered,
       ...(s.mode === 'stream' ? { decisionUs: s.decisionUs, windowUs: s.windowUs, idleResetUs: s.idleResetUs } : {}),
       overflow: s.overflow, limits: clientLimits(this.ctx.limits),
     };
@@ -224,7 +229,8 @@ export class Session implements SliceWorker {
   stats(): StatsMessage {
     return {
       type: 'stats', eventsIn: this.eventsIn, eventsDropped: this.queue.dropped, predictions: this.predictions, queueDepth: this.queue.events,
-      predictionsDropped: this.predictionsDropped, eventsOutOfRange: this.pipeline.eventsOutOfRange(),
+      predictionsDropped: this.predictionsDropped, eventsOutOfRange: this.eventsOutsideSensor + this.pipeline.eventsOutOfRange(),
+      eventsFiltered: this.pipeline.counters.eventsFiltered,
       eventsLate: this.pipeline.binningCounts().late, badMessages: this.badMessages,
     };
   }

@@ -1,0 +1,130 @@
+/**
+ * A session's filters (hello.filters), in order, over the stream module's pure filter cores
+ * (tonic semantics): center_crop, downsample, denoise, refractory, flip_lr, flip_ud. Each maps the
+ * geometry on to the next; the last geometry is what binning and the engine see, so a 640x480
+ * camera can feed a model trained on a smaller grid. Stateful filters (denoise, refractory) keep
+ * one float64 per pixel, bounded by the maxFilterPixels limit; `reset` clears them.
+ */
+import type { EventBatch } from '../events/batch.js';
+import { centerCropEvents } from '../stream/center-crop.js';
+import { denoiseEvents, initDenoise, type DenoiseState } from '../stream/denoise.js';
+import { downsampleEvents } from '../stream/downsample.js';
+import { flipLREvents } from '../stream/flip-lr.js';
+import { flipUDEvents } from '../stream/flip-ud.js';
+import { initRefractoryPeriod, refractoryPeriodEvents, type RefractoryPeriodState } from '../stream/refractory-period.js';
+import type { FilterSpec } from './protocol.js';
+import { ServeError } from './serve-error.js';
+
+export interface FilterChain {
+  /** Geometry after the last filter. */
+  readonly width: number;
+  readonly height: number;
+  readonly length: number;
+  /** Events in, survivors out (the clock is the caller's business). */
+  apply(b: EventBatch): EventBatch;
+  /** Forgets the stateful filters' memory. */
+  reset(): void;
+}
+
+interface Stage {
+  apply(b: EventBatch): EventBatch;
+  reset(): void;
+}
+
+/** The geometry after the filters; throws a ServeError (OUT_OF_RANGE) naming a filter that cannot apply. */
+export function filteredGeometry(specs: readonly FilterSpec[], sensor: { width: number; height: number }, maxFilterPixels: number): { width: number; height: number } {
+  let w = sensor.width;
+  let h = sensor.height;
+  specs.forEach((f, i) => {
+    const at = `hello.filters[${i}] (${f.op})`;
+    if (f.op === 'downsample' && (f.width > w || f.height > h)) {
+      throw new ServeError('OUT_OF_RANGE', `${at}: ${f.width}x${f.height} is larger than the ${w}x${h} it receives`);
+    }
+    if ((f.op === 'denoise' || f.op === 'refractory') && w * h > maxFilterPixels) {
+      throw new ServeError('OUT_OF_RANGE', `${at}: keeps one value per pixel, and ${w}x${h} is more than the limit maxFilterPixels (${maxFilterPixels}); crop or downsample first`);
+    }
+    if (f.op === 'center_crop' || f.op === 'downsample') {
+      w = f.width;
+      h = f.height;
+    }
+  });
+  return { width: w, height: h };
+}
+
+/** Builds the chain for a sensor (check it with filteredGeometry first). */
+export function createFilterChain(specs: readonly FilterSpec[], sensor: { width: number; height: number }, maxFilterPixels: number): FilterChain {
+  const out = filteredGeometry(specs, sensor, maxFilterPixels);
+  let w = sensor.width;
+  let h = sensor.height;
+  const stages: Stage[] = [];
+  specs.forEach((f) => {
+    const sw = w;
+    const sh = h;
+    switch (f.op) {
+      case 'center_crop': {
+        const o = { sensorWidth: sw, sensorHeight: sh, width: f.width, height: f.height };
+        stages.push({ apply: (b) => centerCropEvents(b, o), reset() {} });
+        w = f.width;
+        h = f.height;
+        break;
+      }
+      case 'downsample': {
+        const o = { sensorWidth: sw, sensorHeight: sh, width: f.width, height: f.height };
+        stages.push({ apply: (b) => downsampleEvents(b, o), reset() {} });
+        w = f.width;
+        h = f.height;
+        break;
+      }
+      case 'denoise':
+      case 'refractory': {
+        if (f.op === 'denoise') {
+          const opts = { filterTimeUs: f.filterUs, width: sw, height: sh, neighbourhood: f.neighbourhood ?? 4 };
+          let s: DenoiseState = initDenoise(opts);
+          stages.push({
+            apply: (b) => {
+              const r = denoiseEvents(s, b);
+              s = r.state;
+              return r.events;
+            },
+            reset: () => {
+              s = initDenoise(opts);
+            },
+          });
+        } else {
+          const opts = { refractoryUs: f.refractoryUs, width: sw, height: sh };
+          let s: RefractoryPeriodState = initRefractoryPeriod(opts);
+          stages.push({
+            apply: (b) => {
+              const r = refractoryPeriodEvents(s, b);
+              s = r.state;
+              return r.events;
+            },
+            reset: () => {
+              s = initRefractoryPeriod(opts);
+            },
+          });
+        }
+        break;
+      }
+      case 'flip_lr':
+        stages.push({ apply: (b) => flipLREvents(b, { width: sw }), reset() {} });
+        break;
+      case 'flip_ud':
+        stages.push({ apply: (b) => flipUDEvents(b, { height: sh }), reset() {} });
+        break;
+    }
+  });
+  return {
+    width: out.width,
+    height: out.height,
+    length: stages.length,
+    apply(b) {
+      let out = b;
+      for (let i = 0; i < stages.length && out.t.length > 0; i++) out = stages[i].apply(out);
+      return out;
+    },
+    reset() {
+      for (const s of stages) s.reset();
+    },
+  };
+}
