@@ -8,7 +8,8 @@
  * `binningFromTimesteps` adapts src/stream's pure binning functions (binEventsByTime,
  * binEventsToNTimeBins, ...). Frames are stored as .npy (int16 when every value is an integer that
  * fits, else float32), one file per entry under <dir>/<2 hex>/<key>.npy, written atomically; an
- * entry that fails to parse is treated as a miss and rewritten.
+ * entry that fails to parse is treated as a miss and rewritten. Nothing is evicted: the cache
+ * grows by one entry per (sample, binning); delete the directory to reclaim the space.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';

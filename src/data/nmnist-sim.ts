@@ -6,7 +6,7 @@
  * (nmnist-stats.ts, nmnist-register.ts, shown by `spikestream synth stats`); see
  * DEFAULT_NMNIST_SIM_PARAMS for what each was fitted to.
  */
-import { allocBatch, type EventBatch } from '../events/batch.js';
+import { allocBatch, concatBatches, type EventBatch } from '../events/batch.js';
 import { DvsEmulator } from './emulator.js';
 import { resolveEmulatorParams, type DvsEmulatorParams } from './emulator-params.js';
 import { prepareDigitField, renderDigit, type DisplayParams } from './digit-render.js';
@@ -181,7 +181,6 @@ export function simulateNmnist(pixels: ArrayLike<number>, params: NmnistSimParam
   const frame = new Float32Array(params.width * params.height);
   const pos: [number, number] = [0, 0];
   const parts: EventBatch[] = [];
-  let total = 0;
   pathAt(path, 0, pos);
   renderDigit(field, pos[0], pos[1], params.width, params.height, frame);
   emu.reset(frame, 0);
@@ -190,28 +189,12 @@ export function simulateNmnist(pixels: ArrayLike<number>, params: NmnistSimParam
     pathAt(path, tf, pos);
     renderDigit(field, pos[0], pos[1], params.width, params.height, frame);
     const b = emu.step(frame, tf);
-    if (b.t.length > 0) {
-      parts.push(b);
-      total += b.t.length;
-    }
+    if (b.t.length > 0) parts.push(b);
     if (tf >= durationUs) break;
   }
-  let events = joinParts(parts, total);
+  let events = concatBatches(parts);
   if (params.hotPixels.length > 0) events = mergeByTime(events, hotPixelEvents(params.hotPixels, params.width, durationUs, new Prng(mixSeed(seed, 0x484f54))));
   return { events, path, durationUs };
-}
-
-function joinParts(parts: readonly EventBatch[], total: number): EventBatch {
-  const out = allocBatch(total);
-  let o = 0;
-  for (const b of parts) {
-    out.t.set(b.t, o);
-    out.x.set(b.x, o);
-    out.y.set(b.y, o);
-    out.p.set(b.p, o);
-    o += b.t.length;
-  }
-  return out;
 }
 
 /** Poisson events of each hot pixel over [0, durationUs], in time order (ties by pixel, polarity). */
