@@ -4,6 +4,10 @@
  * server (src/serve). A --model that is not a file names a shipped model (models/NAME.msgpack);
  * without --model every shipped model is served. The first model is the default of a hello that
  * names none. The token may also come from SPIKESTREAM_TOKEN. Stops gracefully on SIGINT/SIGTERM.
+ *
+ * The live dashboard is served at / (--no-dashboard turns it off). `--demo [DIR]` also replays
+ * recordings (default: the package's fixtures/nmnist-synth) in a loop as an in-process session,
+ * with DEFAULT_MODEL unless --model says otherwise: what `npm start` runs.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -13,10 +17,18 @@ import { DEFAULT_SERVE_LIMITS, type ServeLimits } from '../serve/limits.js';
 import { createLogger } from '../serve/logger.js';
 import { loadServedModel, type ServedModel } from '../serve/served-model.js';
 import { DEFAULT_HOST, DEFAULT_PORT, SpikestreamServer } from '../serve/server.js';
+import { attachDashboard } from '../serve/dashboard/dashboard.js';
+import { DemoSource } from '../serve/demo/demo-source.js';
 import { CliError } from './errors.js';
 
 /** models/ of the package (src/cli and dist/cli are both two levels below the root). */
 export const SHIPPED_MODELS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../models');
+
+/**
+ * The shipped model `npm start` (serve --demo) runs, and the default (first) model when serve
+ * serves every shipped one: models/<DEFAULT_MODEL>.msgpack.
+ */
+export const DEFAULT_MODEL = 'nmnist-esl10';
 
 export interface ServeCommandOptions {
   readonly model?: readonly string[];
@@ -29,6 +41,10 @@ export interface ServeCommandOptions {
   readonly logLevel?: string;
   readonly modelsDir?: string;
   readonly staticDir?: string;
+  /** Replay recordings in a loop as an in-process session: true for the package's demo folder, or a folder. */
+  readonly demo?: boolean | string;
+  /** Serve the dashboard at / (default true). */
+  readonly dashboard?: boolean;
 }
 
 /** PATH, or NAME of a shipped model; without any, every shipped model. */
@@ -36,7 +52,8 @@ export function resolveModelPaths(specs: readonly string[] | undefined, modelsDi
   if (!specs || specs.length === 0) {
     const shipped = existsSync(modelsDir) ? readdirSync(modelsDir).filter((f) => f.endsWith('.msgpack')).sort() : [];
     if (shipped.length === 0) throw new CliError(`no --model given and no shipped model in ${modelsDir}; pass --model PATH`);
-    return shipped.map((f) => join(modelsDir, f));
+    const first = `${DEFAULT_MODEL}.msgpack`;
+    return [...shipped.filter((f) => f === first), ...shipped.filter((f) => f !== first)].map((f) => join(modelsDir, f));
   }
   return specs.map((s) => {
     if (existsSync(s) && statSync(s).isFile()) return s;
@@ -48,15 +65,30 @@ export function resolveModelPaths(specs: readonly string[] | undefined, modelsDi
 
 /** Loads the models and starts the server (the CLI action without signal handling). */
 export async function startServe(o: ServeCommandOptions): Promise<SpikestreamServer> {
+  if (o.demo && (!o.model || o.model.length === 0)) {
+    const dir = o.modelsDir ?? SHIPPED_MODELS_DIR;
+    if (!existsSync(join(dir, `${DEFAULT_MODEL}.msgpack`))) {
+      throw new CliError(`the demo runs the default model ${join(dir, `${DEFAULT_MODEL}.msgpack`)}, which does not exist; train it (spikestream train) or pass --model PATH`);
+    }
+  }
   const paths = resolveModelPaths(o.model, o.modelsDir);
   const limits = { ...o.limit };
   const models: ServedModel[] = [];
   for (const p of paths) models.push(await loadServedModel(p, { maxPooledEngines: limits.maxPooledEngines }));
   const token = o.token ?? (process.env.SPIKESTREAM_TOKEN || undefined);
-  return SpikestreamServer.start({
+  const server = await SpikestreamServer.start({
     models, host: o.host ?? DEFAULT_HOST, port: o.port ?? DEFAULT_PORT, token, insecure: o.insecure ?? false,
     allowedOrigins: o.allowOrigin ?? [], limits, logger: createLogger(o.logLevel), staticDir: o.staticDir,
   });
+  let demo: DemoSource | undefined;
+  try {
+    if (o.demo) demo = await DemoSource.start(server, { dir: typeof o.demo === 'string' ? o.demo : undefined, model: models[0].name });
+  } catch (e) {
+    await server.close();
+    throw e;
+  }
+  if (o.dashboard !== false) attachDashboard(server, { token, demo });
+  return server;
 }
 
 function parsePort(v: string): number {
@@ -90,9 +122,15 @@ export function registerServe(program: Command): void {
     .option('--allow-origin <origin>', 'browser origin allowed to open sessions (repeatable; * for any)', collect)
     .option('--limit <key=value>', `override a limit (repeatable): ${Object.keys(DEFAULT_SERVE_LIMITS).join(', ')}`, parseLimit)
     .option('--log-level <level>', 'pino log level (logs go to stderr)', process.env.SPIKESTREAM_LOG_LEVEL ?? 'info')
+    .option('--demo [dir]', `replay recordings in a loop as an in-process session (default folder: the package's fixtures/nmnist-synth; default model: ${DEFAULT_MODEL})`)
+    .option('--no-dashboard', 'do not serve the live dashboard at /')
     .action(async (o: ServeCommandOptions) => {
       const server = await startServe(o);
       server.handleSignals();
       process.stdout.write(`spikestream serving ${server.modelNames().join(', ')} on ${server.streamUrl} (http: ${server.httpUrl}/healthz, /metrics, /v1/models)\n`);
+      if (o.dashboard !== false) {
+        const withToken = (o.token ?? process.env.SPIKESTREAM_TOKEN) ? '?token=<token>' : '';
+        process.stdout.write(`dashboard: ${server.httpUrl}/${withToken}${o.demo ? ' (demo playing)' : ''}\n`);
+      }
     });
 }

@@ -8,7 +8,6 @@ import type { EventBatch } from '../../../src/events/batch.js';
 import { EventSampler } from '../../../src/serve/dashboard/event-sampler.js';
 
 function batchOf(xs: readonly number[]): EventBatch {
-  const n = xs.length;
   return {
     t: Float64Array.from(xs, (_, i) => i), x: Uint16Array.from(xs), y: Uint16Array.from(xs, (v) => (v * 7) & 0xffff),
     p: Uint8Array.from(xs, (v) => v & 1),
