@@ -58,6 +58,19 @@ function benchModel(): Model {
   });
 }
 
+/**
+ * The latency phase's network, for the same camera downsampled 4x by the session's filter
+ * (160x120): conv 2->8 k4 s2, IF, sumpool 2, linear 9048->10, IF at density 0.1. A full-resolution
+ * input costs the engine a per-step floor proportional to the sensor (bitset scans of 614k
+ * inputs), which at 1 ms bins and 8 streams is most of a core before any event.
+ */
+function latencyModel(): Model {
+  return randomModel({
+    seed: 6, density: 0.1, gain: 3, input: [2, 120, 160], name: 'bench160',
+    layers: [{ op: 'Conv2d', out: 8, kernel: 4, stride: 2 }, { op: 'IF' }, { op: 'SumPool2d', kernel: 2 }, { op: 'Flatten' }, { op: 'Linear', out: 10 }, { op: 'IF' }],
+  });
+}
+
 /** The EVT 2.0 recording's bytes, or a synthetic 50 ms recording at ~10 M events/s. */
 function recording(): { bytes: Uint8Array; source: string } {
   if (existsSync(FIXTURE)) return { bytes: new Uint8Array(readFileSync(FIXTURE)), source: 'evt2_sample.raw' };
@@ -79,9 +92,9 @@ function recording(): { bytes: Uint8Array; source: string } {
 // ---------------------------------------------------------------- server child
 
 async function serverMain(): Promise<void> {
-  const modelPath = process.argv[process.argv.indexOf('--model') + 1];
+  const paths = process.argv.slice(process.argv.indexOf('--models') + 1);
   const server = await SpikestreamServer.start({
-    models: [await loadServedModel(modelPath)], port: 0, logger: silentLogger(),
+    models: await Promise.all(paths.map((p) => loadServedModel(p))), port: 0, logger: silentLogger(),
     limits: { maxSessions: 256, maxMessageBytes: 1 << 20, maxPayloadBytes: 4 << 20 },
   });
   process.stdout.write(`READY ${server.streamUrl} ${server.httpUrl}\n`);
@@ -110,6 +123,7 @@ function connect(url: string, hello: Record<string, unknown>, onPrediction: (p: 
       if (m.type === 'ready') res(ws);
       else if (m.type === 'error') rej(new Error(`${m.code}: ${m.message}`));
       else if (m.type === 'prediction') onPrediction(m, performance.now());
+      if (process.env.BENCH_DEBUG && m.type !== 'prediction') console.error(JSON.stringify(m).slice(0, 300));
     });
   });
 }
@@ -209,7 +223,8 @@ async function latency(url: string, httpUrl: string, clients: number, seconds: n
   const sockets: { ws: WebSocket; sentAt: Float64Array }[] = [];
   for (let c = 0; c < clients; c++) {
     const sentAt = new Float64Array(slots).fill(NaN);
-    const ws = await connect(url, { sensor: { width: 640, height: 480 }, mode: 'stream', decisionUs, windowUs: 50_000 }, (p, at) => {
+    const hello = { sensor: { width: 640, height: 480 }, model: 'bench160', filters: [{ op: 'downsample', width: 160, height: 120 }], mode: 'stream', decisionUs, windowUs: 50_000 };
+    const ws = await connect(url, hello, (p, at) => {
       predictions++;
       if (process.env.BENCH_DEBUG && predictions < 5) console.error(JSON.stringify(p).slice(0, 200));
       if (p.final) return;
@@ -302,6 +317,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'spikestream-bench-'));
   const modelPath = join(dir, 'bench640.msgpack');
   await writeModelFile(modelPath, model);
+  const latencyPath = join(dir, 'bench160.msgpack');
+  await writeModelFile(latencyPath, latencyModel());
   const rec = recording();
   const events = createDecoder('evt2').write(rec.bytes);
   const all = concatBatches([events]);
@@ -311,7 +328,7 @@ async function main(): Promise<void> {
   const base0 = baseline(model, rec.bytes, Math.max(1, seconds / 2));
 
   const prof = process.env.BENCH_SERVER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SERVER_PROF}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', fileURLToPath(import.meta.url), '--server', '--model', modelPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', fileURLToPath(import.meta.url), '--server', '--models', modelPath, latencyPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const [url, httpUrl] = await new Promise<[string, string]>((res, rej) => {
     let out = '';
     child.stdout.on('data', (d) => {
@@ -339,7 +356,7 @@ async function main(): Promise<void> {
       emit(`serve.throughput_${r.kind}_predictions_per_s`, r.predictionsPerS, 'predictions/s', { clients, decisionUs: 1000 });
       emit(`serve.throughput_${r.kind}_server_rss`, r.rssBytes / 2 ** 20, 'MiB', { clients });
     }
-    const tag = { ...common, rate_per_stream: rate, achieved_rate_per_stream: Math.round(l.achievedRate), decisionUs: 10_000, windowUs: 50_000, samples: l.samples };
+    const tag = { ...common, model: 'downsample 640x480 -> 160x120, conv 2->8 k4 s2, IF, sumpool 2, linear 9048->10, IF @ density 0.1, 1 ms bins', rate_per_stream: rate, achieved_rate_per_stream: Math.round(l.achievedRate), decisionUs: 10_000, windowUs: 50_000, samples: l.samples };
     emit('serve.latency_p50', l.p50 ?? NaN, 'ms', tag);
     emit('serve.latency_p99', l.p99 ?? NaN, 'ms', { ...tag, target: 5, max: Number((l.max ?? NaN).toFixed(2)) });
     emit('serve.latency_server_side_p50', l.serverP50 ?? NaN, 'ms', { what: 'receipt of the completing message to send, measured in the server' });

@@ -235,7 +235,7 @@ export class Connection implements SessionSink {
     if (this.session === undefined) this.encodingOfFrame(isBinary);
     const l = this.ctx.limits;
     if (bytes.length > l.maxMessageBytes) {
-      this.ctx.metrics.messages.inc({ type: 'oversize' });
+      this.countMessage('oversize');
       this.fail(new ServeError('TOO_LARGE', `message of ${bytes.length} bytes exceeds the limit maxMessageBytes (${l.maxMessageBytes}); it was discarded`));
       return;
     }
@@ -243,12 +243,12 @@ export class Connection implements SessionSink {
     try {
       m = decodeFrame(bytes, isBinary);
     } catch (e) {
-      this.ctx.metrics.messages.inc({ type: 'undecodable' });
+      this.countMessage('undecodable');
       this.fail(toServeError(e));
       return;
     }
     const type = (CLIENT_MESSAGE_TYPES as readonly string[]).includes(m.type) ? m.type : 'unknown';
-    this.ctx.metrics.messages.inc({ type });
+    this.countMessage(type);
     try {
       if (this.session === undefined) {
         if (m.type !== 'hello') throw new ServeError('BAD_MESSAGE', `expected hello first, got "${m.type}"`);
@@ -259,6 +259,11 @@ export class Connection implements SessionSink {
     } catch (e) {
       this.fail(toServeError(e));
     }
+  }
+
+  private countMessage(type: string): void {
+    const m = this.ctx.metrics.hot.messages;
+    m.set(type, (m.get(type) ?? 0) + 1);
   }
 
   private encodingOfFrame(isBinary: boolean): void {

@@ -134,11 +134,12 @@ export class Session implements SliceWorker {
       this.queue.dropped += n;
       this.ctx.metrics.eventsDropped.inc(n);
       this.eventsIn += n;
+      this.ctx.metrics.hot.eventsIn += n;
       this.refuse(`an events message with ${n} events`);
       return;
     }
     this.eventsIn += n;
-    this.ctx.metrics.eventsIn.inc(n);
+    this.ctx.metrics.hot.eventsIn += n;
     if (r > 0) this.onDrop(r);
     if (this.settings.overflow === 'backpressure' && !this.paused && this.queue.events >= this.ctx.limits.maxQueueEvents / 2) {
       this.paused = true;
