@@ -10,10 +10,9 @@ import { main } from '../../src/cli/main.js';
 import { replay } from '../../src/cli/replay.js';
 import { resolveModelPaths } from '../../src/cli/serve.js';
 import { writeModelFile } from '../../src/model/model-file.js';
-import { readEventFile } from '../../src/events/open-event-file.js';
 import type { PredictionMessage } from '../../src/serve/protocol.js';
 import { PROJECT_ROOT, describeWithFixtures, sharedFixture } from '../helpers/fixtures.js';
-import { runOracle, testModel, tmp } from './helpers.js';
+import { runCommand, testModel, tmp } from './helpers.js';
 
 const NMNIST = 'events/tonic/sample_nmnist.bin';
 
@@ -71,9 +70,8 @@ describeWithFixtures('serve + replay commands', [NMNIST], () => {
     }
   });
 
-  it('replay in sample mode, events or raw, at max speed or a recorded pace: the prediction run computes', async () => {
-    const events = (await readEventFile(sharedFixture(NMNIST))).events;
-    const r = runOracle(model, events);
+  it('replay in sample mode, events or raw, at max speed or a recorded pace: what `spikestream run` prints', async () => {
+    const r = await runCommand(modelPath, sharedFixture(NMNIST));
     for (const o of [{ speed: 'max' as const }, { speed: 'max' as const, raw: true }, { speed: 25 }, { speed: 25, raw: true, chunkBytes: 1000 }]) {
       const s = await replay(sharedFixture(NMNIST), { url, mode: 'sample', ...o }, () => undefined);
       expect(s.passes).toBe(1);

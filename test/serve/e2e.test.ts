@@ -16,7 +16,7 @@ import type { PredictionMessage, ReadyMessage } from '../../src/serve/protocol.j
 import type { SpikestreamServer } from '../../src/serve/server.js';
 import { encodeEventsMessage, encodeRawMessage } from '../../src/stream/protocol-events.js';
 import { describeWithFixtures, sharedFixture } from '../helpers/fixtures.js';
-import { binAll, runOracle, servedFromFile, splitBatch, startServer, testModel, TestClient } from './helpers.js';
+import { binAll, modelPaths, runCommand, runOracle, servedFromFile, splitBatch, startServer, testModel, TestClient } from './helpers.js';
 
 const NMNIST = 'events/tonic/sample_nmnist.bin';
 
@@ -51,17 +51,20 @@ describeWithFixtures('server end to end on a real N-MNIST recording', [NMNIST], 
     return p;
   }
 
-  function expectRunResult(p: PredictionMessage, m: Model): void {
-    const r = runOracle(m, events);
+  /** The prediction must equal what `spikestream run MODEL FILE --json` prints for the file. */
+  async function expectRunResult(p: PredictionMessage, m: Model): Promise<void> {
+    const r = await runCommand(modelPaths.get(m.name) as string, sharedFixture(NMNIST));
     expect(r.timesteps).toBeGreaterThan(0);
     expect(r.outputCounts.some((v) => v > 0)).toBe(true); // the model does spike on this input
     expect({ index: p.index, label: p.label, scores: p.scores, counts: p.counts, timesteps: p.timesteps, final: p.final })
       .toEqual({ index: r.index, label: r.label, scores: r.scores, counts: r.outputCounts, timesteps: r.timesteps, final: true });
+    // And the in-test oracle agrees with the command (so the other tests may use it).
+    expect(runOracle(m, events).scores).toEqual(r.scores);
   }
 
-  it('sample mode: events messages in any split predict what run predicts for the file', async () => {
+  it('sample mode: events messages in any split predict what `spikestream run` prints for the file', async () => {
     const whole = await sample(model, (c) => c.sendBytes(encodeEventsMessage(events)));
-    expectRunResult(whole, model);
+    await expectRunResult(whole, model);
     await fc.assert(fc.asyncProperty(fc.uniqueArray(fc.integer({ min: 1, max: events.t.length - 1 }), { maxLength: 30 }), async (cuts) => {
       const parts = splitBatch(events, [...cuts].sort((a, b) => a - b));
       const p = await sample(model, (c) => parts.forEach((b, i) => c.sendBytes(encodeEventsMessage(b, { seq: i }))));
@@ -72,8 +75,8 @@ describeWithFixtures('server end to end on a real N-MNIST recording', [NMNIST], 
   });
 
   it('sample mode with whole-sample (n_time_bins) and event-count binnings also equals run', async () => {
-    expectRunResult(await sample(nbins, (c) => splitBatch(events, [100, 2000, 3000]).forEach((b) => c.sendBytes(encodeEventsMessage(b)))), nbins);
-    expectRunResult(await sample(count, (c) => splitBatch(events, [7, 1500]).forEach((b) => c.sendBytes(encodeEventsMessage(b)))), count);
+    await expectRunResult(await sample(nbins, (c) => splitBatch(events, [100, 2000, 3000]).forEach((b) => c.sendBytes(encodeEventsMessage(b)))), nbins);
+    await expectRunResult(await sample(count, (c) => splitBatch(events, [7, 1500]).forEach((b) => c.sendBytes(encodeEventsMessage(b)))), count);
   });
 
   it('raw N-MNIST bytes cut at arbitrary byte boundaries give the same prediction as events messages', async () => {

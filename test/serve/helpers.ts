@@ -7,7 +7,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Packr, Unpackr } from 'msgpackr';
+import { vi } from 'vitest';
 import WebSocket from 'ws';
+import { main } from '../../src/cli/main.js';
+import type { RunJson } from '../../src/cli/run.js';
 import type { EventBatch } from '../../src/events/batch.js';
 import { writeModelFile } from '../../src/model/model-file.js';
 import type { BinningSpec, Model } from '../../src/model/model.js';
@@ -36,11 +39,33 @@ export function testModel(o: { seed?: number; name?: string; density?: number; b
   });
 }
 
+/** Model files written by servedFromFile, by model name. */
+export const modelPaths = new Map<string, string>();
+
 /** Writes the model to a file and loads it as `serve` does. */
 export async function servedFromFile(model: Model): Promise<ServedModel> {
   const path = join(tmp, `${model.name}-${Math.random().toString(36).slice(2)}.msgpack`);
   await writeModelFile(path, model);
+  modelPaths.set(model.name, path);
   return loadServedModel(path);
+}
+
+/** `spikestream run MODEL FILE --json`, through the CLI entry point, as a user runs it. */
+export async function runCommand(modelPath: string, recording: string): Promise<RunJson> {
+  let out = '';
+  let err = '';
+  const so = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out += String(s); return true; });
+  const se = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += String(s); return true; });
+  let code: number;
+  try {
+    code = await main(['node', 'spikestream', 'run', modelPath, recording, '--json']);
+  } finally {
+    so.mockRestore();
+    se.mockRestore();
+    process.exitCode = undefined;
+  }
+  if (code !== 0) throw new Error(`spikestream run failed (${code}): ${err}`);
+  return JSON.parse(out) as RunJson;
 }
 
 export async function startServer(models: ServedModel[], o: Partial<ServeOptions> & { limits?: Partial<ServeLimits> } = {}): Promise<SpikestreamServer> {

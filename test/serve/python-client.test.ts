@@ -15,7 +15,7 @@ import type { SpikestreamServer } from '../../src/serve/server.js';
 import { encodeEventsMessage } from '../../src/stream/protocol-events.js';
 import { PROJECT_ROOT, describeWithFixtures, sharedFixture } from '../helpers/fixtures.js';
 import { findPython } from '../helpers/python.js';
-import { runOracle, servedFromFile, startServer, testModel, TestClient } from './helpers.js';
+import { modelPaths, runCommand, servedFromFile, startServer, testModel, TestClient } from './helpers.js';
 
 const NMNIST = 'events/tonic/sample_nmnist.bin';
 const CLIENT = join(PROJECT_ROOT, 'examples', 'python_client.py');
@@ -45,8 +45,8 @@ describe.skipIf(!py && !inCI)('examples/python_client.py', () => {
       return stdout.trim().split('\n').map((l) => JSON.parse(l) as PredictionMessage);
     }
 
-    it('sample mode, events and raw (odd chunk sizes): the prediction run computes for the file', async () => {
-      const r = runOracle(model, events);
+    it('sample mode, events and raw (odd chunk sizes): what `spikestream run` prints for the file', async () => {
+      const r = await runCommand(modelPaths.get(model.name) as string, sharedFixture(NMNIST));
       for (const args of [['--mode', 'sample'], ['--mode', 'sample', '--chunk-events', '333'], ['--mode', 'sample', '--raw', 'nmnist', '--chunk-bytes', '777']]) {
         const preds = await python(...args);
         expect(preds).toHaveLength(1);
