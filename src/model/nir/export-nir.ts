@@ -3,7 +3,8 @@
  * parameters as float32 arrays of the node's full neuron shape (nir.IF/LIF/LI/Scale/Threshold
  * require every parameter to have the node's input shape, and nir.read type-checks edges with
  * them), integers as int64 (tuples as [2] arrays, groups/start_dim/end_dim as scalars), Conv2d with
- * input_shape and bias (zeros when the IR has none), Flatten with input_type, v_reset always present.
+ * bias (zeros when the IR has none) and input_shape (except grouped convs, see below), Flatten with
+ * input_type, v_reset always present.
  *
  * What NIR cannot say is kept in each node's `metadata` group, which nir.read passes through:
  * `metadata/spikestream` is a JSON string holding the IR node exactly (op, every parameter, the
@@ -91,7 +92,10 @@ export function exportNode(n: GraphNode, inShape: readonly number[], outShape: r
       break;
     case 'Conv2d': {
       const p = n.params;
-      fields.push(['input_shape', i64(inShape.slice(1))], ['weight', maskedWeight(p.weight, n.mask)], ['stride', i64(p.stride)], ['padding', i64(p.padding)],
+      // nir declares a Conv2d input as [weight.shape[1], *input_shape], C_in/groups channels, so
+      // its type check would fail on a grouped conv: leave input_shape out and nir infers it.
+      if (p.groups === 1) fields.push(['input_shape', i64(inShape.slice(1))]);
+      fields.push(['weight', maskedWeight(p.weight, n.mask)], ['stride', i64(p.stride)], ['padding', i64(p.padding)],
         ['dilation', i64(p.dilation)], ['groups', i64s(p.groups)], ['bias', p.bias ? f32Dataset([p.weight.shape[0]], Float32Array.from(p.bias.data)) : f32Dataset([p.weight.shape[0]], new Float32Array(p.weight.shape[0]))]);
       break;
     }

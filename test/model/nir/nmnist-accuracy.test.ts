@@ -24,16 +24,28 @@ function timesteps1ms(file: string) {
   return binEventsByTime(ev, { windowUs: 1000, width: 34, height: 34 }).timesteps;
 }
 
+/**
+ * NIR_ACCURACY_ALL=1 runs every recording in labels.csv (about 3 minutes) and prints the figure:
+ *   NIR_ACCURACY_ALL=1 npx vitest run test/model/nir/nmnist-accuracy.test.ts
+ */
+const ALL = process.env.NIR_ACCURACY_ALL === '1';
+
 describeWithFixtures('NIR fixtures: accuracy on real N-MNIST', [CNN, REAL], () => {
-  it('the Sinabs network with Sinabs semantics classifies the first 50 real recordings like the reference (>= 47/50)', async () => {
+  const count = ALL ? Infinity : 50;
+  it(`the Sinabs network with Sinabs semantics classifies the ${ALL ? 'real recordings' : 'first 50 real recordings'} like the reference`, async () => {
     const { graph } = await readNirFile(sharedFixture(CNN), { as: 'sinabs' });
     const engine = createEngine('sparse', graph);
-    const rows = readFileSync(sharedFixture(REAL), 'utf8').trim().split('\n').slice(1, 51).map((l) => l.split(','));
+    const rows = readFileSync(sharedFixture(REAL), 'utf8').trim().split('\n').slice(1).slice(0, count).map((l) => l.split(','));
     let correct = 0;
+    const wrong: string[] = [];
     for (const [file, label] of rows) {
-      if (runEngine(engine, timesteps1ms(sharedFixture(`nmnist-real/${file}`))).index === Number(label)) correct++;
+      const got = runEngine(engine, timesteps1ms(sharedFixture(`nmnist-real/${file}`))).index;
+      if (got === Number(label)) correct++;
+      else wrong.push(`${file}: ${label} -> ${got}`);
     }
-    // Reference: 99.5% of 200 (1 error); 47/50 allows three errors, 6x the reference rate.
-    expect(correct).toBeGreaterThanOrEqual(47);
-  });
+    if (ALL) console.log(`cnn_sinabs.nir --as sinabs, 1 ms bins: ${correct}/${rows.length} = ${((100 * correct) / rows.length).toFixed(1)}% correct; wrong: ${wrong.join(', ')}`);
+    // Reference: 99.5% of 200 (1 error). 47/50 allows three errors in 50 (6x the reference rate);
+    // over all recordings at most 2.5% errors (5x).
+    expect(correct).toBeGreaterThanOrEqual(ALL ? Math.ceil(0.975 * rows.length) : 47);
+  }, ALL ? 1_800_000 : undefined);
 });
