@@ -62,7 +62,7 @@ ${o.scriptMissing ? '<div class="notice">The dashboard script is not built: run 
     <div class="tiles">
       ${tile('rate', 'events / s')}
       ${tile('latency', 'latency')}
-      ${tile('dropped', 'dropped')}
+      ${tile('dropped', 'dropped events')}
       ${tile('preds', 'predictions')}
       ${tile('queue', 'queued events')}
     </div>

@@ -137,6 +137,9 @@ class DashboardPage {
       this.eventView.add(e.x, e.y, e.p, f.events.kept, f.events.n);
     }
     if (f.steps.slots > 0) this.raster.add(f.steps);
+    // What has been drawn, readable from outside (the browser test, curious users).
+    byId('event-view').dataset.events = String(this.eventView.drawnEvents);
+    byId('raster').dataset.steps = String(this.raster.stepsSeen);
     const span = this.raster.spanUs();
     byId('raster-info').textContent = span > 0 ? `${formatCount(this.raster.visibleSteps())} timesteps · ${formatUs(span)} of event time` : 'no timesteps yet';
     const p = f.prediction;
@@ -176,7 +179,7 @@ class DashboardPage {
     byId('stat-latency-sub').textContent = this.latencies.length > 0 ? `peak ${formatMs(peak)} in 10 s` : 'none in 10 s';
     byId('stat-dropped').textContent = formatCount(st.eventsDropped);
     byId('stat-dropped').classList.toggle('warn', st.eventsDropped > 0);
-    byId('stat-dropped-sub').textContent = `events · ${formatCount(st.predictionsDropped)} predictions${f.skippedFrames > 0 ? ` · ${f.skippedFrames} frames` : ''}`;
+    byId('stat-dropped-sub').textContent = `predictions: ${formatCount(st.predictionsDropped)}${f.skippedFrames > 0 ? ` · frames: ${f.skippedFrames}` : ''}`;
     byId('stat-preds').textContent = formatCount(st.predictions);
     byId('stat-preds-sub').textContent = `${predRate.toFixed(1)} / s`;
     byId('stat-queue').textContent = formatCount(st.queueDepth);
