@@ -27,6 +27,9 @@ export function hdf5Reason(e: unknown): string {
   const frames = [...text.matchAll(/#\d+: .* in [\w.]+\(\): (.+)$/gm)].map((m) => m[1].trim());
   const minors = [...text.matchAll(/minor: (.+)$/gm)].map((m) => m[1].trim());
   if (frames.length > 0) {
+    // File-system failures carry the OS reason inside a long "unable to open file: name = ..." line.
+    const os = /error message = '([^']+)'/.exec(text);
+    if (os) return os[1];
     const last = frames[frames.length - 1];
     const minor = minors[minors.length - 1];
     return minor && !last.toLowerCase().includes(minor.toLowerCase()) ? `${last} (${minor})` : last;

@@ -79,6 +79,7 @@ export function importNir(doc: NirDocument, options: NirImportOptions = {}): Nir
   if (options.vMin !== undefined && typeof options.vMin === 'number' && !Number.isFinite(options.vMin)) throw new NirError('BAD_VALUE', undefined, 'vMin', `--v-min must be finite, got ${options.vMin}`);
   const dt = options.dt ?? PRESET_SPECS[preset].dt;
   const notes: string[] = [];
+  if (mode === 'spikestream' && options.dt !== undefined) notes.push('--dt applies only to nodes mapped by a preset, not to nodes restored exactly (import with --as to re-map every node)');
 
   const flat = flattenNir(doc.graph, limits);
   for (const { path, node } of flat.nodes) {

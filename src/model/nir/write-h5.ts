@@ -8,7 +8,7 @@
  * target only when complete, so readers never see a half-written file.
  */
 import { randomBytes } from 'node:crypto';
-import { rename, rm } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Group } from 'h5wasm/node';
 import { elementCount, type H5Dataset, type H5Group } from './h5-tree.js';
@@ -22,6 +22,9 @@ const GZIP_LEVEL = 4;
 const INT_DTYPE: Record<string, string> = { i8: '<b', i16: '<h', i32: '<i', i64: '<q', u8: '<B', u16: '<H', u32: '<I', u64: '<Q' };
 
 export async function writeH5File(path: string, root: H5Group): Promise<void> {
+  const dir = dirname(path);
+  const isDir = await stat(dir).then((st) => st.isDirectory(), () => false);
+  if (!isDir) throw new NirError('IO', undefined, undefined, `cannot write ${path}: ${dir} is not an existing directory`);
   const h5 = await loadH5wasm();
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let file: InstanceType<typeof h5.File> | undefined;

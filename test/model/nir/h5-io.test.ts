@@ -62,6 +62,12 @@ describe('HDF5 tree writer and reader', () => {
     }
   });
 
+  it('writing into a missing directory is one clear line and leaves nothing behind', async () => {
+    const e = await errorOf(writeH5File(`${tmpPath('nodir')}/x/g.nir`, h5Group([['v', str('1')]])));
+    expect(isNirError(e) && e.code).toBe('IO');
+    expect(e.message).toMatch(/is not an existing directory$/);
+  });
+
   it('checks dataset sizes from the header before reading', async () => {
     const p = await writeTree(h5Group([['big', f32([100, 100], new Float32Array(10000))]]));
     const e = await errorOf(readH5File(p, { maxDatasetElements: 9999 }));
