@@ -11,6 +11,7 @@ import { registerFrames } from './frames.js';
 import { registerServe } from './serve.js';
 import { registerReplay } from './replay.js';
 import { registerTrain } from './train.js';
+import { registerEval } from './eval.js';
 import { registerRun } from './run.js';
 import { registerNir } from './nir.js';
 
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerReplay(program);
   registerTrain(program);
+  registerEval(program);
   registerRun(program);
   registerNir(program);
   return program;

@@ -132,6 +132,22 @@ const CONFIGS: tf.GradConfig[] = [
       return { a: () => tf.matMul(Bm, D, true, true), b: () => tf.matMul(D, A, true, true) };
     },
   },
+  // tf.unstack / tf.stack (per-timestep loops written with tfjs ops, as bench/train.ts's baseline).
+  {
+    kernelName: 'Unpack',
+    gradFunc: (dy, _saved, attrs) => {
+      const axis = (attrs as Attrs).axis as number;
+      return { value: () => tf.stack(dy as tf.Tensor[], axis) };
+    },
+  },
+  {
+    kernelName: 'Pack',
+    gradFunc: (dy, _saved, attrs) => {
+      const axis = (attrs as Attrs).axis as number;
+      const parts = tf.unstack(dy as tf.Tensor, axis);
+      return Object.fromEntries(parts.map((p, i) => [String(i), () => p]));
+    },
+  },
   // Float-to-float casts and identities pass the gradient through (tf.avgPool casts its result).
   { kernelName: 'Cast', gradFunc: (dy) => ({ x: () => tf.clone(dy as tf.Tensor) }) },
   { kernelName: 'Identity', gradFunc: (dy) => ({ x: () => tf.clone(dy as tf.Tensor) }) },

@@ -45,6 +45,9 @@ export interface ParamSpec {
 
 export type TimeGroup = 'neuron-forward' | 'neuron-backward' | 'conv-forward' | 'conv-input-grad' | 'conv-filter-grad';
 
+/** A neuron layer implementation (neuron-op.ts's by default); benchmarks plug in alternatives. */
+export type NeuronImpl = (x: tf.Tensor, T: number, layer: NeuronLayer, o: ForwardOptions, pool?: PoolGeometry) => tf.Tensor;
+
 export interface ForwardOptions {
   readonly surrogate: Surrogate;
   readonly detachReset: boolean;
@@ -53,6 +56,8 @@ export interface ForwardOptions {
   readonly ties?: NearTieCounter;
   /** Profiling: time per op group (ops run synchronously on the cpu, wasm and tensorflow backends). */
   readonly onTime?: (group: TimeGroup, ms: number) => void;
+  /** Replaces the neuron layer implementation (for comparisons in bench/train.ts). */
+  readonly neuronImpl?: NeuronImpl;
 }
 
 interface Compiled {
@@ -203,8 +208,9 @@ export class TfGraph {
       case 'IF':
       case 'LIF':
       case 'LI': {
-        if (c.fusedPool) return neuronOp(x, T, c.neuron as NeuronLayer, o, c.fusedPool);
-        const y = neuronOp(tf.reshape(x, [TB, -1]), T, c.neuron as NeuronLayer, o);
+        const impl = o.neuronImpl ?? neuronOp;
+        if (c.fusedPool) return impl(x, T, c.neuron as NeuronLayer, o, c.fusedPool);
+        const y = impl(tf.reshape(x, [TB, -1]), T, c.neuron as NeuronLayer, o);
         return tf.reshape(y, x.shape);
       }
       case 'Output':

@@ -31,7 +31,7 @@ import type { LossKind, Method } from './options.js';
 import { argmaxRow, classificationMetrics, type ClassificationMetrics } from './metrics.js';
 import type { NearTieCounter } from './neuron-sequence.js';
 import type { Surrogate } from './surrogate.js';
-import { TfGraph, type ForwardOptions, type TimeGroup } from './tf-graph.js';
+import { TfGraph, type ForwardOptions, type NeuronImpl, type TimeGroup } from './tf-graph.js';
 import { TrainError } from './train-error.js';
 
 export { METHODS, type Method } from './options.js';
@@ -112,6 +112,67 @@ export interface StepResult {
   readonly esl: EslUpdateLog | null;
 }
 
+/**
+ * The tfjs forward pass (no gradients) of a compiled graph with the given IR-layout weights over a
+ * frame set, in batches; scores are the readout as the engines compute it (float64 sums of the
+ * float32 per-step outputs, or the last step), predictions their argmax (ties to the lowest index).
+ */
+export function evaluateFrames(tfg: TfGraph, weights: readonly Float32Array[], fs: FrameSet, o: { batch?: number; tieTolerance?: number; surrogate?: Surrogate } = {}): EvalResult {
+  const batch = o.batch ?? 64;
+  const K = tfg.outputSize;
+  const T = fs.T;
+  const n = fs.length;
+  const predictions = new Int32Array(n);
+  const scores = new Float64Array(n * K);
+  const tol = o.tieTolerance;
+  const nearTies = tol !== undefined ? new Int32Array(n) : null;
+  const scoreTies = tol !== undefined ? new Uint8Array(n) : null;
+  const sg = o.surrogate ?? { kind: 'atan', slope: 2 };
+  const vals = tfg.params.map((p, i) => tf.tensor(toTrainer(weights[i], p.perm), p.shape as number[]));
+  try {
+    for (let start = 0; start < n; start += batch) {
+      const samples = Array.from({ length: Math.min(batch, n - start) }, (_, k) => start + k);
+      const B = samples.length;
+      const ties = tol !== undefined ? { tolerance: tol, perSample: new Int32Array(B) } : undefined;
+      const out = tf.tidy(() => {
+        const x = tf.tensor4d(batchInput(fs, samples), [T * B, fs.height, fs.width, fs.channels]);
+        return tfg.forward(vals, x, T, { surrogate: sg, detachReset: true, train: false, ...(ties ? { ties } : {}) }).dataSync() as Float32Array;
+      });
+      for (let b = 0; b < B; b++) {
+        const row = (start + b) * K;
+        for (let k = 0; k < K; k++) {
+          if (tfg.readout === 'last') {
+            scores[row + k] = out[((T - 1) * B + b) * K + k];
+            continue;
+          }
+          let acc = 0;
+          for (let t = 0; t < T; t++) acc += out[(t * B + b) * K + k];
+          scores[row + k] = acc;
+        }
+        predictions[start + b] = argmaxRow(scores, row, K);
+        if (ties && nearTies && scoreTies) {
+          nearTies[start + b] = ties.perSample[b];
+          const sorted = Array.from(scores.subarray(row, row + K)).sort((x, z) => z - x);
+          if (K > 1 && sorted[0] - sorted[1] <= (tol as number) * Math.max(1, Math.abs(sorted[0]))) scoreTies[start + b] = 1;
+        }
+      }
+    }
+  } finally {
+    tf.dispose(vals);
+  }
+  return { ...classificationMetrics(fs.labels, predictions, K), predictions, scores, nearTies, scoreTies };
+}
+
+/** A graph's trainable tensors (IR layout) in TfGraph.params order. */
+export function graphWeights(tfg: TfGraph, graph: Graph): Float32Array[] {
+  const nodes = new Map(graph.nodes.map((n) => [n.id, n]));
+  return tfg.params.map((p) => {
+    const node = nodes.get(p.node) as GraphNode;
+    const t = p.kind === 'weight' ? (node as Extract<GraphNode, { op: 'Conv2d' | 'Linear' | 'Affine' }>).params.weight : biasOf(node);
+    return t.data;
+  });
+}
+
 export interface EvalResult extends ClassificationMetrics {
   readonly predictions: Int32Array;
   /** Readout scores [n, K] as the engines compute them (float64 sums of the float32 outputs). */
@@ -131,6 +192,8 @@ export interface TrainHooks {
   onTime?(group: TimeGroup | 'input' | 'forward-backward' | 'readback' | 'optimizer' | 'esl', ms: number): void;
   /** Checked between steps: returning true stops the run (state stays consistent, checkpoint first). */
   shouldStop?(): boolean;
+  /** Replaces the neuron layer implementation (bench/train.ts compares against a plain tfjs-ops one). */
+  neuronImpl?: NeuronImpl;
 }
 
 function countOnes(m: Uint8Array): number {
@@ -198,11 +261,7 @@ export class Trainer {
     const c = this.config;
     const params = this.tfg.params;
     const nodes = new Map(this.graph.nodes.map((n) => [n.id, n]));
-    const weights = params.map((p) => {
-      const node = nodes.get(p.node) as GraphNode;
-      const t = p.kind === 'weight' ? (node as Extract<GraphNode, { op: 'Conv2d' | 'Linear' | 'Affine' }>).params.weight : biasOf(node);
-      return Float32Array.from(t.data);
-    });
+    const weights = graphWeights(this.tfg, this.graph).map((w) => Float32Array.from(w));
     const rng = new Prng(mixSeed(c.seed, 0x65736c));
     const masks: (Uint8Array | null)[] = params.map(() => null);
     const idx = params.map((_, i) => i).filter((i) => this.masked[i]);
@@ -334,7 +393,10 @@ export class Trainer {
   }
 
   private forwardOptions(train: boolean, hooks?: TrainHooks, ties?: NearTieCounter): ForwardOptions {
-    return { surrogate: this.config.surrogate, detachReset: this.config.detachReset, train, ...(ties ? { ties } : {}), ...(hooks?.onTime ? { onTime: hooks.onTime } : {}) };
+    return {
+      surrogate: this.config.surrogate, detachReset: this.config.detachReset, train, ...(ties ? { ties } : {}),
+      ...(hooks?.onTime ? { onTime: hooks.onTime } : {}), ...(hooks?.neuronImpl ? { neuronImpl: hooks.neuronImpl } : {}),
+    };
   }
 
   /** Loss logits [B, K] from the Output node's per-step values [T, B, K]. */
@@ -478,48 +540,7 @@ export class Trainer {
    * computed as the engines do. `tieTolerance` also counts near-ties (see EvalResult).
    */
   evaluate(fs: FrameSet, o: { batch?: number; tieTolerance?: number } = {}): EvalResult {
-    const batch = o.batch ?? Math.max(this.config.batch, 64);
-    const K = this.tfg.outputSize;
-    const T = fs.T;
-    const n = fs.length;
-    const predictions = new Int32Array(n);
-    const scores = new Float64Array(n * K);
-    const tol = o.tieTolerance;
-    const nearTies = tol !== undefined ? new Int32Array(n) : null;
-    const scoreTies = tol !== undefined ? new Uint8Array(n) : null;
-    const vals = this.tfg.params.map((p, i) => tf.tensor(toTrainer(this.state.weights[i], p.perm), p.shape as number[]));
-    try {
-      for (let start = 0; start < n; start += batch) {
-        const samples = Array.from({ length: Math.min(batch, n - start) }, (_, k) => start + k);
-        const B = samples.length;
-        const ties = tol !== undefined ? { tolerance: tol, perSample: new Int32Array(B) } : undefined;
-        const out = tf.tidy(() => {
-          const x = tf.tensor4d(batchInput(fs, samples), [T * B, fs.height, fs.width, fs.channels]);
-          return this.tfg.forward(vals, x, T, this.forwardOptions(false, undefined, ties)).dataSync() as Float32Array;
-        });
-        for (let b = 0; b < B; b++) {
-          const row = (start + b) * K;
-          for (let k = 0; k < K; k++) {
-            if (this.tfg.readout === 'last') {
-              scores[row + k] = out[((T - 1) * B + b) * K + k];
-              continue;
-            }
-            let acc = 0;
-            for (let t = 0; t < T; t++) acc += out[(t * B + b) * K + k];
-            scores[row + k] = acc;
-          }
-          predictions[start + b] = argmaxRow(scores, row, K);
-          if (ties && nearTies && scoreTies) {
-            nearTies[start + b] = ties.perSample[b];
-            const sorted = Array.from(scores.subarray(row, row + K)).sort((a, z) => z - a);
-            if (K > 1 && sorted[0] - sorted[1] <= (tol as number) * Math.max(1, Math.abs(sorted[0]))) scoreTies[start + b] = 1;
-          }
-        }
-      }
-    } finally {
-      tf.dispose(vals);
-    }
-    return { ...classificationMetrics(fs.labels, predictions, K), predictions, scores, nearTies, scoreTies };
+    return evaluateFrames(this.tfg, this.state.weights, fs, { batch: o.batch ?? Math.max(this.config.batch, 64), tieTolerance: o.tieTolerance, surrogate: this.config.surrogate });
   }
 
   /** The trained graph: the original with current weights and masks. */
