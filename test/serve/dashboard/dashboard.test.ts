@@ -141,6 +141,25 @@ describe('dashboard feed', () => {
     local.close();
   });
 
+  it('plays a whole-sample model (n_time_bins) in sample mode: one final prediction per recording, all its timesteps drawn', async () => {
+    const sampleModel = testModel({ seed: 23, name: 'sample-model', labels: LABELS, binning: { mode: 'n_time_bins', bins: 12 } });
+    server = await startServer([await servedFromFile(sampleModel)]);
+    demo = await DemoSource.start(server, { speed: 4, pauseMs: 30 });
+    attachDashboard(server, { demo });
+    const r = await feed();
+    expect(await r.next<FeedWatch>((m) => m.type === 'watch')).toMatchObject({ session: { demo: true, mode: 'sample' } });
+    for (let i = 0; i < 400 && r.frames().flatMap((f) => f.finals).length < 3; i++) await sleep(25);
+    const frames = r.frames();
+    const preds = frames.map((f) => f.prediction).filter((p) => p !== null);
+    expect(preds.length).toBeGreaterThan(0);
+    for (const p of preds) expect(p).toMatchObject({ final: true, timesteps: 12 });
+    const finals = frames.flatMap((f) => f.finals);
+    expect(finals.length).toBeGreaterThanOrEqual(3);
+    for (const f of finals) expect(LABELS).toContain(f.truth);
+    // Every final covers one recording's twelve bins, so the raster got twelve steps per recording.
+    expect(frames.reduce((a, f) => a + f.steps.n, 0)).toBeGreaterThanOrEqual(12 * (finals.length - 1));
+  });
+
   it('watches a client session on request and falls back to the demo, saying why, when it ends', async () => {
     server = await startServer([await servedFromFile(model)]);
     demo = await DemoSource.start(server, { speed: 2 });
