@@ -31,6 +31,13 @@ import { encodeEvt2 } from '../src/events/evt2.js';
 import { writeModelFile } from '../src/model/model-file.js';
 import { randomModel } from '../src/model/random-model.js';
 import type { Model } from '../src/model/model.js';
+import { createEngine } from '../src/snn/create-engine.js';
+import { runEngine } from '../src/snn/engine.js';
+import type { LayerSpec } from '../src/snn/random-graph.js';
+import { validateGraph } from '../src/snn/validate-graph.js';
+import { binEventsByTime } from '../src/stream/bin-by-time.js';
+import { downsampleEvents } from '../src/stream/downsample.js';
+import type { Timestep } from '../src/stream/timestep.js';
 import { InferencePipeline } from '../src/serve/inference-pipeline.js';
 import { silentLogger } from '../src/serve/logger.js';
 import { loadServedModel, serveModel } from '../src/serve/served-model.js';
@@ -50,25 +57,44 @@ const emit = (name: string, value: number, unit: string, extra: Record<string, u
   process.stdout.write(`${JSON.stringify({ name, value: Number(value.toPrecision(4)), unit, ...extra })}\n`);
 };
 
-/** A 640x480 network at density 0.1: conv 2->8 k4 s4, IF, sumpool 4, linear 9600->10, IF. */
-function benchModel(): Model {
-  return randomModel({
-    seed: 5, density: 0.1, gain: 3, input: [2, 480, 640], name: 'bench640',
-    layers: [{ op: 'Conv2d', out: 8, kernel: 4, stride: 4 }, { op: 'IF' }, { op: 'SumPool2d', kernel: 4 }, { op: 'Flatten' }, { op: 'Linear', out: 10 }, { op: 'IF' }],
-  });
-}
+/** Spikes per neuron per 1 ms step after calibration: hidden 1% (a 10 Hz mean rate), output 5%. */
+const TARGET_RATES = [0.01, 0.05];
+
+const FULL_LAYERS: LayerSpec[] = [{ op: 'Conv2d', out: 8, kernel: 4, stride: 4 }, { op: 'IF' }, { op: 'SumPool2d', kernel: 4 }, { op: 'Flatten' }, { op: 'Linear', out: 10 }, { op: 'IF' }];
+/**
+ * The latency phase's network, for the camera downsampled 4x by the session's filter (160x120). A
+ * full-resolution input costs the engine a per-step floor proportional to the sensor (bitset
+ * scans of its 614k inputs), which at 1 ms bins and 8 streams is much of a core before any event.
+ */
+const SMALL_LAYERS: LayerSpec[] = [{ op: 'Conv2d', out: 8, kernel: 4, stride: 2 }, { op: 'IF' }, { op: 'SumPool2d', kernel: 2 }, { op: 'Flatten' }, { op: 'Linear', out: 10 }, { op: 'IF' }];
 
 /**
- * The latency phase's network, for the same camera downsampled 4x by the session's filter
- * (160x120): conv 2->8 k4 s2, IF, sumpool 2, linear 9048->10, IF at density 0.1. A full-resolution
- * input costs the engine a per-step floor proportional to the sensor (bitset scans of 614k
- * inputs), which at 1 ms bins and 8 streams is most of a core before any event.
+ * A random network at density 0.1 whose weights are scaled, layer by layer (bisection on log2 of
+ * the gain), so that on the bench's own timesteps each IF layer fires at its TARGET_RATES: random
+ * weights otherwise make a network silent or saturated, and the engine's cost follows its spikes.
  */
-function latencyModel(): Model {
-  return randomModel({
-    seed: 6, density: 0.1, gain: 3, input: [2, 120, 160], name: 'bench160',
-    layers: [{ op: 'Conv2d', out: 8, kernel: 4, stride: 2 }, { op: 'IF' }, { op: 'SumPool2d', kernel: 2 }, { op: 'Flatten' }, { op: 'Linear', out: 10 }, { op: 'IF' }],
-  });
+function calibratedModel(name: string, input: [number, number, number], layers: LayerSpec[], seed: number, timesteps: readonly Timestep[]): { model: Model; rates: number[] } {
+  const gains = [1, 1];
+  const build = () => randomModel({ seed, density: 0.1, gain: gains, input, layers, name });
+  const rateOf = (m: Model, id: string): number => {
+    const plan = validateGraph(m.graph);
+    const size = plan.outShapes[plan.ids.indexOf(id)].reduce((a, b) => a * b, 1);
+    const r = runEngine(createEngine('sparse', m.graph), timesteps);
+    return r.spikesPerNode[id] / (size * r.timesteps);
+  };
+  for (let k = 0; k < 2; k++) {
+    let lo = -4;
+    let hi = 10;
+    for (let it = 0; it < 10; it++) {
+      const mid = (lo + hi) / 2;
+      gains[k] = 2 ** mid;
+      if (rateOf(build(), `if${k + 1}`) < TARGET_RATES[k]) lo = mid;
+      else hi = mid;
+    }
+    gains[k] = 2 ** ((lo + hi) / 2);
+  }
+  const model = build();
+  return { model, rates: ['if1', 'if2'].map((id) => Number(rateOf(model, id).toFixed(4))) };
 }
 
 /** The EVT 2.0 recording's bytes, or a synthetic 50 ms recording at ~10 M events/s. */
@@ -98,6 +124,16 @@ async function serverMain(): Promise<void> {
     limits: { maxSessions: 256, maxMessageBytes: 1 << 20, maxPayloadBytes: 4 << 20 },
   });
   process.stdout.write(`READY ${server.streamUrl} ${server.httpUrl}\n`);
+  if (process.env.BENCH_DEBUG) {
+    let last = performance.eventLoopUtilization();
+    setInterval(() => {
+      const now = performance.eventLoopUtilization();
+      const d = performance.eventLoopUtilization(now, last);
+      last = now;
+      const info = server.sessionInfo();
+      process.stderr.write(`server elu=${d.utilization.toFixed(2)} sessions=${info.length} queued=${info.reduce((a, x) => a + x.queueDepth, 0)} dropped=${info.reduce((a, x) => a + x.eventsDropped, 0)} preds=${info.reduce((a, x) => a + x.predictions, 0)}\n`);
+    }, 500).unref();
+  }
   const stop = (): void => {
     void server.close().then(() => process.exit(0));
   };
@@ -194,11 +230,8 @@ function rawHeaderLength(b: Uint8Array): number {
 }
 
 /** Phase 2: paced streams; latency from sending a window's last events to its prediction. */
-async function latency(url: string, httpUrl: string, clients: number, seconds: number, rate: number, events: EventBatch): Promise<{ p50: number; p99: number; max: number; samples: number; predictionsPerS: number; serverP50: number; rssBytes: number; achievedRate: number }> {
-  // Re-time the recording to `rate` events/s (spatial structure kept), from t = 0.
-  const scale = (events.t.length / (events.t[events.t.length - 1] - events.t[0] + 1)) * 1e6 / rate;
-  const t = new Float64Array(events.t.length);
-  for (let i = 0; i < t.length; i++) t[i] = Math.round((events.t[i] - events.t[0]) * scale);
+async function latency(url: string, httpUrl: string, clients: number, seconds: number, events: EventBatch): Promise<{ p50: number; p99: number; max: number; samples: number; predictionsPerS: number; serverP50: number; rssBytes: number; achievedRate: number }> {
+  const t = events.t; // already re-timed to `rate` events/s, from t = 0
   const slots = Math.floor(seconds * 1000);
   const recMs = Math.floor(t[t.length - 1] / 1000);
   // Pre-encode one message per millisecond (events of [k, k+1) ms, then a clock tick at k+1 ms).
@@ -283,6 +316,12 @@ function countEvents(t: Float64Array, slots: number, recMs: number): number {
   return n;
 }
 
+/** The recording re-timed to `rate` events/s from t = 0 (spatial structure kept). */
+function retime(events: EventBatch, rate: number): EventBatch {
+  const scale = (events.t.length / (events.t[events.t.length - 1] - events.t[0] + 1)) * 1e6 / rate;
+  return { ...events, t: events.t.map((v) => Math.round((v - events.t[0]) * scale)) };
+}
+
 /** Baseline: one session's pipeline in this process, no network. */
 function baseline(model: Model, bytes: Uint8Array, seconds: number): number {
   const sm = serveModel(model);
@@ -313,16 +352,22 @@ async function main(): Promise<void> {
   const clients = arg('clients', 8);
   const seconds = arg('seconds', quick ? 1 : 3);
   const rate = arg('rate', 1_000_000);
-  const model = benchModel();
+  const rec = recording();
+  const all = concatBatches([createDecoder('evt2').write(rec.bytes)]);
+  // Calibrate on the recording as each phase delivers it: full speed at 640x480, and re-timed to
+  // `rate` events/s and downsampled to 160x120 (first 100 ms).
+  const full = calibratedModel('bench640', [2, 480, 640], FULL_LAYERS, 5, binEventsByTime(all, { windowUs: 1000, width: 640, height: 480 }).timesteps);
+  const slow = retime(all, rate);
+  const small = downsampleEvents(slow, { sensorWidth: 640, sensorHeight: 480, width: 160, height: 120 });
+  const smallSteps = binEventsByTime(small, { windowUs: 1000, width: 160, height: 120 }).timesteps.slice(0, 100);
+  const lat = calibratedModel('bench160', [2, 120, 160], SMALL_LAYERS, 6, smallSteps);
+  const model = full.model;
   const dir = mkdtempSync(join(tmpdir(), 'spikestream-bench-'));
   const modelPath = join(dir, 'bench640.msgpack');
   await writeModelFile(modelPath, model);
   const latencyPath = join(dir, 'bench160.msgpack');
-  await writeModelFile(latencyPath, latencyModel());
-  const rec = recording();
-  const events = createDecoder('evt2').write(rec.bytes);
-  const all = concatBatches([events]);
-  const common = { clients, model: 'conv 2->8 k4 s4, IF, sumpool 4, linear 9600->10, IF @ density 0.1, 640x480, 1 ms bins', recording: rec.source };
+  await writeModelFile(latencyPath, lat.model);
+  const common = { clients, model: 'conv 2->8 k4 s4, IF, sumpool 4, linear 9600->10, IF @ density 0.1, 640x480, 1 ms bins', spike_rates: full.rates, recording: rec.source };
 
   // The baseline is measured before and after the server phases (the machine is shared: load varies).
   const base0 = baseline(model, rec.bytes, Math.max(1, seconds / 2));
@@ -344,7 +389,7 @@ async function main(): Promise<void> {
     for (const kind of ['raw', 'events'] as const) {
       if (only === undefined || only === kind) results.push({ kind, ...(await throughput(url, httpUrl, clients, seconds, kind, { bytes: rec.bytes, events: all })) });
     }
-    const l = await latency(url, httpUrl, clients, seconds, rate, all);
+    const l = await latency(url, httpUrl, clients, seconds, slow);
     const base1 = baseline(model, rec.bytes, Math.max(1, seconds / 2));
     const base = (base0 + base1) / 2;
     emit('serve.baseline_pipeline_events_per_s', base, 'events/s', {
@@ -356,7 +401,7 @@ async function main(): Promise<void> {
       emit(`serve.throughput_${r.kind}_predictions_per_s`, r.predictionsPerS, 'predictions/s', { clients, decisionUs: 1000 });
       emit(`serve.throughput_${r.kind}_server_rss`, r.rssBytes / 2 ** 20, 'MiB', { clients });
     }
-    const tag = { ...common, model: 'downsample 640x480 -> 160x120, conv 2->8 k4 s2, IF, sumpool 2, linear 9048->10, IF @ density 0.1, 1 ms bins', rate_per_stream: rate, achieved_rate_per_stream: Math.round(l.achievedRate), decisionUs: 10_000, windowUs: 50_000, samples: l.samples };
+    const tag = { ...common, model: 'downsample 640x480 -> 160x120, conv 2->8 k4 s2, IF, sumpool 2, linear 9048->10, IF @ density 0.1, 1 ms bins', spike_rates: lat.rates, rate_per_stream: rate, achieved_rate_per_stream: Math.round(l.achievedRate), decisionUs: 10_000, windowUs: 50_000, samples: l.samples };
     emit('serve.latency_p50', l.p50 ?? NaN, 'ms', tag);
     emit('serve.latency_p99', l.p99 ?? NaN, 'ms', { ...tag, target: 5, max: Number((l.max ?? NaN).toFixed(2)) });
     emit('serve.latency_server_side_p50', l.serverP50 ?? NaN, 'ms', { what: 'receipt of the completing message to send, measured in the server' });

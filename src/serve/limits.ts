@@ -22,7 +22,7 @@ export interface ServeLimits {
   readonly maxEventsPerMessage: number;
   /** Open connections, sessions awaiting `hello` included. The next one gets RATE_LIMITED and close 1013. */
   readonly maxSessions: number;
-  /** Events waiting for processing per session; beyond, the oldest are dropped and counted. */
+  /** Events waiting for processing per session; beyond, the oldest are dropped (down to half of it) and counted. */
   readonly maxQueueEvents: number;
   /** Messages (event batches, clock ticks, flush/reset) waiting per session; beyond, RATE_LIMITED. */
   readonly maxQueueMessages: number;

@@ -1,9 +1,9 @@
 /**
  * A session's inbox: event batches and control messages in arrival order, bounded in events and
- * in messages. When events would exceed the bound the oldest queued events are dropped (a
- * dropped batch's clock survives as a clock tick) and counted, never silently; control messages
- * are never dropped, and a message beyond the message bound is refused (the caller reports
- * RATE_LIMITED).
+ * in messages. When events would exceed the bound the oldest queued events are dropped, down to
+ * half the bound (a dropped batch's clock survives as a clock tick), and counted, never silently;
+ * control messages are never dropped, and a message beyond the message bound is refused (the
+ * caller reports RATE_LIMITED).
  */
 import { emptyBatch } from '../events/batch.js';
 import { clockOf, heartbeat, type ClockedBatch } from '../stream/clocked-batch.js';
@@ -38,7 +38,17 @@ export class SessionQueue {
   /** Items before this index hold no events left to drop (so a full queue does not rescan them). */
   private dropFrom = 0;
 
-  constructor(readonly maxEvents: number, readonly maxMessages: number) {}
+  /**
+   * An overflow drops down to this many events (half the bound), not just below the bound: under
+   * sustained overload the session then skips ahead in a few large steps, each followed by a
+   * stretch of contiguous events long enough for stream-mode decisions, instead of losing a
+   * little before every batch it processes (an event-time jump each time, and no prediction).
+   */
+  readonly lowWater: number;
+
+  constructor(readonly maxEvents: number, readonly maxMessages: number) {
+    this.lowWater = Math.floor(maxEvents / 2);
+  }
 
   /** Messages waiting (dropped batches included until they reach the head). */
   get messages(): number {
@@ -54,7 +64,7 @@ export class SessionQueue {
     if (this.messages >= this.maxMessages) return false;
     this.items.push({ kind: 'events', batch, off: 0, at });
     this.events += batch.t.length;
-    return this.events > this.maxEvents ? this.dropOldest(this.events - this.maxEvents) : 0;
+    return this.events > this.maxEvents ? this.dropOldest(this.events - this.lowWater) : 0;
   }
 
   pushControl(kind: ControlKind, at: number): boolean {
