@@ -9,14 +9,14 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { allocBatch } from '../src/events/batch.js';
 import { createDecoder } from '../src/events/create-decoder.js';
 import { encodeCsv } from '../src/events/csv.js';
 import { detectFormat } from '../src/events/detect-format.js';
 import type { EventFormat } from '../src/events/batch.js';
+import { projectRoot } from './_root.js';
 
-const root = resolve(fileURLToPath(import.meta.url), '../..');
+const root = projectRoot(import.meta.url);
 const fixtures = resolve(root, '../shared/fixtures/events');
 const CHUNK = 64 * 1024;
 const argSeconds = process.argv.indexOf('--seconds');

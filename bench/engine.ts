@@ -27,7 +27,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { concatBatches } from '../src/events/batch.js';
@@ -39,8 +38,9 @@ import { sequentialGraph, type LayerSpec } from '../src/snn/random-graph.js';
 import { SparseEngine } from '../src/snn/sparse-engine.js';
 import { binEventsByTime } from '../src/stream/bin-by-time.js';
 import type { Timestep } from '../src/stream/timestep.js';
+import { projectRoot } from './_root.js';
 
-const root = resolve(fileURLToPath(import.meta.url), '../..');
+const root = projectRoot(import.meta.url);
 const FIXTURE = resolve(root, '../shared/fixtures/events/tonic/sample_nmnist.bin');
 const argSeconds = process.argv.indexOf('--seconds');
 const SECONDS = argSeconds > 0 ? Number(process.argv[argSeconds + 1]) : 0.3;

@@ -12,15 +12,15 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { EventBatch } from '../src/events/batch.js';
 import { splitDataset, type Dataset } from '../src/data/dataset.js';
 import { iterateSamples } from '../src/data/iterate-samples.js';
 import { openNmnistDataset } from '../src/data/nmnist-dataset.js';
 import { NMNIST_SACCADE_BOUNDS_US } from '../src/data/nmnist-stats.js';
 import { Prng } from '../src/data/prng.js';
+import { projectRoot } from './_root.js';
 
-const root = resolve(fileURLToPath(import.meta.url), '../..');
+const root = projectRoot(import.meta.url);
 const arg = (name: string, dflt?: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : dflt;

@@ -14,7 +14,6 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { concatBatches, type EventBatch } from '../src/events/batch.js';
 import { createDecoder } from '../src/events/create-decoder.js';
@@ -22,8 +21,9 @@ import { binByTime, binEventsByTime } from '../src/stream/bin-by-time.js';
 import type { EventTimestep } from '../src/stream/event-timestep.js';
 import { fromEventFile } from '../src/stream/from-event-file.js';
 import { probeGeometry } from '../src/stream/probe-geometry.js';
+import { projectRoot } from './_root.js';
 
-const root = resolve(fileURLToPath(import.meta.url), '../..');
+const root = projectRoot(import.meta.url);
 const arg = (name: string, dflt: string): string => {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1] : dflt;
