@@ -84,7 +84,8 @@ h3 { margin: 0; font-size: 12px; font-weight: 600; color: var(--muted); }
 }
 
 .canvas-wrap { position: relative; width: 100%; }
-.canvas-wrap canvas { display: block; width: 100%; height: 100%; }
+/* Out of the flow: a canvas's own backing-store size must never feed back into the layout. */
+.canvas-wrap canvas { position: absolute; inset: 0; display: block; width: 100%; height: 100%; }
 .canvas-wrap.sensor { aspect-ratio: 1 / 1; max-height: 52vh; border-radius: 8px; overflow: hidden; background: #090d18; }
 .canvas-wrap.raster { height: 210px; }
 .canvas-wrap.spark { flex: 1; min-height: 92px; margin-top: 12px; }
