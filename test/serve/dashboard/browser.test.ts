@@ -8,7 +8,7 @@
  * Needs /usr/bin/chromium (.ci/run installs it): fails in CI without it, skips elsewhere.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -81,15 +81,19 @@ describeWithChromium('dashboard in chromium', () => {
   let ctx: BrowserContext;
   let page: Page;
   const problems: string[] = [];
+  const tmpDirs: string[] = [];
 
   beforeAll(async () => {
     // The page's script as `npm run build` makes it, from the current source.
     const clientDir = mkdtempSync(join(tmpdir(), 'spikestream-dashboard-client-'));
+    const profile = mkdtempSync(join(tmpdir(), 'spikestream-chromium-'));
+    tmpDirs.push(clientDir, profile);
     await promisify(execFile)(process.execPath, [join(PROJECT_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'src/serve/dashboard/client/tsconfig.json', '--outDir', clientDir], { cwd: PROJECT_ROOT });
     server = await startServer([await servedFromFile(testModel({ seed: 11, name: 'browser-model', labels: LABELS }))]);
     demo = await DemoSource.start(server);
     attachDashboard(server, { demo, clientDir });
-    ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'spikestream-chromium-')), {
+    // A fresh profile (--user-data-dir) per run: nothing carried over between runs.
+    ctx = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 900 },
     });
     page = ctx.pages()[0] ?? (await ctx.newPage());
@@ -108,6 +112,7 @@ describeWithChromium('dashboard in chromium', () => {
     await ctx?.close();
     demo?.stop();
     await server?.close();
+    for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
   });
 
   it('shows live predictions of the demo: the label and the score bars change, events and output spikes are drawn', async () => {
