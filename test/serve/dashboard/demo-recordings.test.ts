@@ -3,14 +3,15 @@
  * digits; other folders load with or without labels.csv; every limit and every malformed folder
  * gives an error naming the folder and the problem.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { encodeNmnist } from '../../../src/events/nmnist.js';
 import { DEFAULT_DEMO_DIR, loadDemoSet } from '../../../src/serve/demo/demo-recordings.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'spikestream-demo-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function nmnistFile(path: string, n: number, t0 = 0): void {
   mkdirSync(join(path, '..'), { recursive: true });
