@@ -66,18 +66,21 @@ function tfjsOpsNeuron(x: tf.Tensor, steps: number, layer: NeuronLayer, o: Forwa
   const beta = layer.a[0];
   const thr = layer.vThreshold[0];
   const alpha = o.surrogate.slope;
-  const spike = customOp<tf.Tensor>(([u]) => ({
-    value: tf.cast(tf.greater(u, thr), 'float32'),
-    gradFunc: (dy: tf.Tensor) => tf.tidy(() => {
-      const z = tf.mul(tf.sub(u, thr), (Math.PI / 2) * alpha);
-      return tf.div(tf.mul(dy, alpha / 2), tf.add(tf.mul(z, z), 1));
-    }),
-  }));
+  const spike = customOp<tf.Tensor>(([u], save) => {
+    save([u]);
+    return {
+      value: tf.cast(tf.greater(u, thr), 'float32'),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
+        const z = tf.mul(tf.sub(saved[0], thr), (Math.PI / 2) * alpha);
+        return tf.div(tf.mul(dy, alpha / 2), tf.add(tf.mul(z, z), 1));
+      }),
+    };
+  });
   const detach = customOp<tf.Tensor>(([s]) => ({ value: tf.clone(s), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) }));
   const TB = x.shape[0];
   const rest = x.shape.slice(1);
   const xs = tf.unstack(tf.reshape(x, [steps, TB / steps, ...rest]));
-  let v: tf.Tensor = tf.zerosLike(xs[0]);
+  let v: tf.Tensor = tf.zeros(xs[0].shape);
   const outs: tf.Tensor[] = [];
   for (let t = 0; t < steps; t++) {
     const u = tf.add(tf.mul(v, beta), xs[t]);

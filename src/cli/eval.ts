@@ -22,6 +22,8 @@ interface EvalCmdOptions {
   data?: string;
   split?: 'train' | 'test' | 'all';
   heldout?: boolean;
+  holdout?: number;
+  splitSeed: number;
   limit?: number;
   engine: 'sparse' | 'dense';
   compareTfjs?: boolean;
@@ -31,6 +33,18 @@ interface EvalCmdOptions {
 function parseLimit(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${v}"`);
+  return n;
+}
+
+function parseFraction(v: string): number {
+  const n = Number(v);
+  if (!(n > 0 && n < 1)) throw new InvalidArgumentError(`expected a fraction in (0, 1), got "${v}"`);
+  return n;
+}
+
+function parseSeed(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new InvalidArgumentError(`expected an integer seed in [0, 2^32), got "${v}"`);
   return n;
 }
 
@@ -48,10 +62,15 @@ async function openEvalData(model: Model, o: EvalCmdOptions): Promise<{ ds: Data
     const spec = recordedSpec(model);
     if (!spec) throw new CliError(`eval: ${o.model} records no training data, so it has no held-out part; use --split`);
     const root = o.data ? resolve(o.data) : spec.root;
-    return { ds: await openHeldOut({ ...spec, root }), what: `held-out ${pct(spec.valFraction)} of ${root}/${spec.split} (split seed ${spec.splitSeed})` };
+    return { ds: await openHeldOut({ ...spec, root }), what: `held-out ${pct(spec.valFraction)} of ${root} (${spec.split}, split seed ${spec.splitSeed})` };
   }
   if (!o.data) throw new CliError('eval: --data DIR is required (or --heldout to use the model\'s recorded training data)');
   const root = resolve(o.data);
+  if (o.holdout !== undefined) {
+    const split = o.split ?? 'train';
+    const ds = await openHeldOut({ root, split, valFraction: o.holdout, splitSeed: o.splitSeed, limit: 0 });
+    return { ds, what: `held-out ${pct(o.holdout)} of ${root} (${split}, split seed ${o.splitSeed})` };
+  }
   const split = o.split ?? 'test';
   if (split === 'test' && !existsSync(resolve(root, 'Test'))) {
     throw new CliError(`eval: ${root} has no Test/ folder; use --split train, or --heldout for the part training held out`);
@@ -83,6 +102,8 @@ export function registerEval(program: Command): void {
     .option('--data <dir>', 'folder in the N-MNIST layout (Train/ and/or Test/)')
     .addOption(new Option('--split <s>', 'which folder(s) to evaluate (default test)').choices(['train', 'test', 'all']))
     .option('--heldout', 'evaluate the part of the training data the model\'s training held out (from its training record; --data overrides the folder)')
+    .option('--holdout <f>', 'evaluate the seeded, class-stratified fraction f of the split (default train) that `train --val-fraction f --split-seed S` holds out', parseFraction)
+    .option('--split-seed <s>', 'seed of --holdout\'s split (train\'s default: its --seed)', parseSeed, 1)
     .option('--limit <n>', 'evaluate a seeded subset of n samples', parseLimit)
     .addOption(new Option('--engine <e>', 'inference engine').choices(['sparse', 'dense']).default('sparse'))
     .option('--compare-tfjs', 'also run the tfjs forward pass and count disagreements with the engine (float ties)')

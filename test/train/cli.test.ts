@@ -88,6 +88,9 @@ describe('spikestream train / eval', () => {
     expect(h.out).toMatch(/held-out 20\.00%/);
     expect(h.out).toMatch(/^accuracy \d+\.\d\d%$/m);
     expect(h.out).toMatch(/confusion \(rows: true/);
+    // The same part, named explicitly: train's --val-fraction 0.2 with its --seed 4 as split seed.
+    const x = await run('eval', '--model', out, '--data', data, '--holdout', '0.2', '--split-seed', '4');
+    expect(x.out.replace(/^model .*\n/, '').replace(/^latency.*$/m, '')).toBe(h.out.replace(/^model .*\n/, '').replace(/^latency.*$/m, ''));
   }, 120_000);
 
   it('a run killed with SIGKILL resumes from its last checkpoint to the same weights as an uninterrupted run', async () => {
