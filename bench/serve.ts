@@ -15,13 +15,15 @@
  * Baseline (same run, same machine): the same work in one process without any network: the
  *    pipeline (decode + binning + engine) of one session, single-threaded. Ratios against it.
  *
- * Usage: npx tsx bench/serve.ts [--clients 8] [--seconds 3] [--rate 1000000] [--quick]
+ * Usage: npm run bench -- serve, or npx tsx bench/serve.ts [--clients 8] [--seconds 3]
+ * [--rate 1000000] [--only raw|events|latency] [--quick]; BENCH_DEBUG=1 prints the server's
+ * event-loop utilisation, queues and drops every half second.
  * Each figure is one JSON line {"name", "value", "unit", ...}.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { Packr, Unpackr } from 'msgpackr';
@@ -44,8 +46,9 @@ import { loadServedModel, serveModel } from '../src/serve/served-model.js';
 import { SpikestreamServer } from '../src/serve/server.js';
 import { Rng } from '../src/snn/rng.js';
 import { encodeEventsMessage, encodeRawMessage } from '../src/stream/protocol-events.js';
+import { projectRoot } from './_root.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = projectRoot(import.meta.url);
 const FIXTURE = resolve(ROOT, '../shared/fixtures/events/expelliarmus/evt2_sample.raw');
 
 function arg(name: string, def: number): number {
@@ -131,7 +134,7 @@ async function serverMain(): Promise<void> {
       const d = performance.eventLoopUtilization(now, last);
       last = now;
       const info = server.sessionInfo();
-      process.stderr.write(`server elu=${d.utilization.toFixed(2)} sessions=${info.length} queued=${info.reduce((a, x) => a + x.queueDepth, 0)} dropped=${info.reduce((a, x) => a + x.eventsDropped, 0)} preds=${info.reduce((a, x) => a + x.predictions, 0)}\n`);
+      process.stderr.write(`server elu=${d.utilization.toFixed(2)} sessions=${info.length} queued=${info.reduce((a, x) => a + x.queueDepth, 0)} dropped=${info.reduce((a, x) => a + x.eventsDropped, 0)} preds=${info.reduce((a, x) => a + x.predictions, 0)} steps=${info.reduce((a, x) => a + x.timesteps, 0)} mem=${JSON.stringify(Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 2 ** 20)])))}\n`);
     }, 500).unref();
   }
   const stop = (): void => {
@@ -230,9 +233,12 @@ function rawHeaderLength(b: Uint8Array): number {
 }
 
 /** Phase 2: paced streams; latency from sending a window's last events to its prediction. */
-async function latency(url: string, httpUrl: string, clients: number, seconds: number, events: EventBatch): Promise<{ p50: number; p99: number; max: number; samples: number; predictionsPerS: number; serverP50: number; rssBytes: number; achievedRate: number }> {
+async function latency(url: string, httpUrl: string, clients: number, seconds: number, events: EventBatch): Promise<{ p50: number; p99: number; max: number; samples: number; predictionsPerS: number; serverP50: number; rssBytes: number; achievedRate: number; droppedFraction: number }> {
+  const droppedBefore = await metric(httpUrl, 'spikestream_events_dropped_total');
   const t = events.t; // already re-timed to `rate` events/s, from t = 0
-  const slots = Math.floor(seconds * 1000);
+  // The first half second warms the sessions up (JIT, engine state) and is not measured.
+  const warmupSlots = 500;
+  const slots = warmupSlots + Math.floor(seconds * 1000);
   const recMs = Math.floor(t[t.length - 1] / 1000);
   // Pre-encode one message per millisecond (events of [k, k+1) ms, then a clock tick at k+1 ms).
   const msgs: Uint8Array[][] = [];
@@ -261,9 +267,9 @@ async function latency(url: string, httpUrl: string, clients: number, seconds: n
       predictions++;
       if (process.env.BENCH_DEBUG && predictions < 5) console.error(JSON.stringify(p).slice(0, 200));
       if (p.final) return;
-      // Window [.., D): its last events were in slot D/1000 - 1.
-      const slot = p.window[1] / 1000 - 1;
-      if (slot >= 0 && slot < slots && !Number.isNaN(sentAt[slot])) {
+      // Window [.., D): its last events were in the slot holding D - 1 us (each slot is 1 ms).
+      const slot = Math.ceil(p.window[1] / 1000) - 1;
+      if (slot >= warmupSlots && slot < slots && !Number.isNaN(sentAt[slot])) {
         lat.push(at - sentAt[slot]);
         server.push(p.latencyMs);
       }
@@ -291,13 +297,15 @@ async function latency(url: string, httpUrl: string, clients: number, seconds: n
   const sendWall = (performance.now() - t0) / 1000;
   await new Promise((r) => setTimeout(r, 200));
   const eventsSent = clients * countEvents(t, slots, recMs);
+  const dropped = (await metric(httpUrl, 'spikestream_events_dropped_total')) - droppedBefore;
   for (const s of sockets) s.ws.terminate();
+  await new Promise((r) => setTimeout(r, 100));
   lat.sort((a, b) => a - b);
   server.sort((a, b) => a - b);
   const q = (a: number[], f: number) => a[Math.min(a.length - 1, Math.floor(f * a.length))];
   return {
     p50: q(lat, 0.5), p99: q(lat, 0.99), max: lat[lat.length - 1], samples: lat.length, predictionsPerS: predictions / sendWall,
-    serverP50: q(server, 0.5), rssBytes: await rss(httpUrl), achievedRate: eventsSent / sendWall / clients,
+    serverP50: q(server, 0.5), rssBytes: await rss(httpUrl), achievedRate: eventsSent / sendWall / clients, droppedFraction: dropped / eventsSent,
   };
 }
 
@@ -373,7 +381,9 @@ async function main(): Promise<void> {
   const base0 = baseline(model, rec.bytes, Math.max(1, seconds / 2));
 
   const prof = process.env.BENCH_SERVER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SERVER_PROF}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', fileURLToPath(import.meta.url), '--server', '--models', modelPath, latencyPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  // The server runs as this script does: compiled under plain node (npm run bench) or through tsx.
+  const loader = fileURLToPath(import.meta.url).endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...prof, ...loader, fileURLToPath(import.meta.url), '--server', '--models', modelPath, latencyPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const [url, httpUrl] = await new Promise<[string, string]>((res, rej) => {
     let out = '';
     child.stdout.on('data', (d) => {
@@ -389,7 +399,23 @@ async function main(): Promise<void> {
     for (const kind of ['raw', 'events'] as const) {
       if (only === undefined || only === kind) results.push({ kind, ...(await throughput(url, httpUrl, clients, seconds, kind, { bytes: rec.bytes, events: all })) });
     }
-    const l = await latency(url, httpUrl, clients, seconds, slow);
+    // Latency at the target (clients streams), and with fewer streams to show where it holds.
+    const sweep = [...new Set([1, 2, 4, clients].filter((c) => c <= clients))];
+    for (const c of sweep) {
+      if (only !== undefined && only !== 'latency') break;
+      const l = await latency(url, httpUrl, c, seconds, slow);
+      const tag = {
+        ...common, clients: c, model: 'downsample 640x480 -> 160x120, conv 2->8 k4 s2, IF, sumpool 2, linear 9048->10, IF @ density 0.1, 1 ms bins',
+        spike_rates: lat.rates, rate_per_stream: rate, achieved_rate_per_stream: Math.round(l.achievedRate), decisionUs: 10_000, windowUs: 50_000,
+        samples: l.samples, server_dropped_fraction: Number(l.droppedFraction.toFixed(4)),
+      };
+      const suffix = c === clients ? '' : `_${c}_streams`;
+      emit(`serve.latency_p50${suffix}`, l.p50 ?? NaN, 'ms', tag);
+      emit(`serve.latency_p99${suffix}`, l.p99 ?? NaN, 'ms', { ...tag, ...(c === clients ? { target: 5 } : {}), max: Number((l.max ?? NaN).toFixed(2)) });
+      emit(`serve.latency_server_side_p50${suffix}`, l.serverP50 ?? NaN, 'ms', { clients: c, what: 'receipt of the completing message to send, measured in the server' });
+      emit(`serve.latency_predictions_per_s${suffix}`, l.predictionsPerS, 'predictions/s', { clients: c });
+      emit(`serve.latency_server_rss${suffix}`, l.rssBytes / 2 ** 20, 'MiB', { clients: c });
+    }
     const base1 = baseline(model, rec.bytes, Math.max(1, seconds / 2));
     const base = (base0 + base1) / 2;
     emit('serve.baseline_pipeline_events_per_s', base, 'events/s', {
@@ -401,12 +427,6 @@ async function main(): Promise<void> {
       emit(`serve.throughput_${r.kind}_predictions_per_s`, r.predictionsPerS, 'predictions/s', { clients, decisionUs: 1000 });
       emit(`serve.throughput_${r.kind}_server_rss`, r.rssBytes / 2 ** 20, 'MiB', { clients });
     }
-    const tag = { ...common, model: 'downsample 640x480 -> 160x120, conv 2->8 k4 s2, IF, sumpool 2, linear 9048->10, IF @ density 0.1, 1 ms bins', spike_rates: lat.rates, rate_per_stream: rate, achieved_rate_per_stream: Math.round(l.achievedRate), decisionUs: 10_000, windowUs: 50_000, samples: l.samples };
-    emit('serve.latency_p50', l.p50 ?? NaN, 'ms', tag);
-    emit('serve.latency_p99', l.p99 ?? NaN, 'ms', { ...tag, target: 5, max: Number((l.max ?? NaN).toFixed(2)) });
-    emit('serve.latency_server_side_p50', l.serverP50 ?? NaN, 'ms', { what: 'receipt of the completing message to send, measured in the server' });
-    emit('serve.latency_predictions_per_s', l.predictionsPerS, 'predictions/s', { clients });
-    emit('serve.latency_server_rss', l.rssBytes / 2 ** 20, 'MiB', { clients });
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

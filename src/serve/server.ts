@@ -64,6 +64,7 @@ export interface SessionInfo {
   readonly eventsDropped: number;
   readonly predictions: number;
   readonly queueDepth: number;
+  readonly timesteps: number;
   /** Bytes waiting in the session's send buffer. */
   readonly sendBuffered: number;
 }
@@ -178,7 +179,7 @@ export class SpikestreamServer {
     return this.sessions().map((s) => ({
       id: s.id, model: s.model.name, mode: s.settings.mode, peer: s.peer, startedAt: new Date(s.startedAt).toISOString(),
       eventsIn: s.eventsIn, eventsDropped: s.eventsDropped, predictions: s.predictions, queueDepth: s.queueDepth,
-      sendBuffered: s.sendBuffered,
+      timesteps: s.timesteps, sendBuffered: s.sendBuffered,
     }));
   }
 

@@ -116,6 +116,11 @@ export class Session implements SliceWorker {
     return this.sink.bufferedAmount?.() ?? 0;
   }
 
+  /** Engine timesteps run so far. */
+  get timesteps(): number {
+    return this.pipeline.counters.timesteps;
+  }
+
   get eventsDropped(): number {
     return this.queue.dropped;
   }

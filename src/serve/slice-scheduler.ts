@@ -1,8 +1,8 @@
 /**
- * Fair processing across sessions: sessions with work wait in a FIFO; each turn runs one session
- * for at most `sliceMs` and, if it still has work, puts it back at the end. Turns are separated by
- * setImmediate, so socket reads, writes and timers run between any two slices and one heavy
- * session delays another by at most one slice per session ahead of it.
+ * Fair processing across sessions: sessions with work wait in a FIFO; a round gives each waiting
+ * session one slice of at most `sliceMs` and puts those with work left back at the end. Rounds
+ * are separated by setImmediate, so socket reads, writes and timers run between rounds, and one
+ * heavy session delays another by at most one slice per round.
  */
 
 export interface SliceWorker {
@@ -18,7 +18,12 @@ export class SliceScheduler {
   private pending: NodeJS.Immediate | null = null;
   private stopped = false;
 
-  constructor(private readonly sliceMs: number, private readonly onError: (w: SliceWorker, e: unknown) => void) {}
+  constructor(
+    private readonly sliceMs: number,
+    private readonly onError: (w: SliceWorker, e: unknown) => void,
+    /** Most slices in one round (bounds a round at maxRoundSlices * sliceMs). */
+    private readonly maxRoundSlices = 16,
+  ) {}
 
   /** Queues a worker that has work (no-op when it is already queued). */
   schedule(w: SliceWorker): void {
@@ -45,22 +50,33 @@ export class SliceScheduler {
     if (this.pending === null && !this.stopped) this.pending = setImmediate(() => this.turn());
   }
 
+  /**
+   * One round: a slice for each worker that was waiting when the round began (at most
+   * `maxRoundSlices`), then back to the event loop. Socket reads run between rounds, not between
+   * every slice: when many sessions are busy, processing then keeps pace with reading instead of
+   * getting one slice per loop iteration while every socket delivers a burst.
+   */
   private turn(): void {
     this.pending = null;
-    if (this.head >= this.ready.length) return;
-    const w = this.ready[this.head++];
+    const n = Math.min(this.ready.length - this.head, this.maxRoundSlices);
+    for (let k = 0; k < n; k++) {
+      const w = this.ready[this.head++];
+      w.scheduled = false;
+      let more = false;
+      try {
+        more = w.runSlice(performance.now() + this.sliceMs);
+      } catch (e) {
+        this.onError(w, e);
+      }
+      if (more && !this.stopped) {
+        w.scheduled = true;
+        this.ready.push(w);
+      }
+    }
     if (this.head > 256 && this.head * 2 > this.ready.length) {
       this.ready = this.ready.slice(this.head);
       this.head = 0;
     }
-    w.scheduled = false;
-    let more = false;
-    try {
-      more = w.runSlice(performance.now() + this.sliceMs);
-    } catch (e) {
-      this.onError(w, e);
-    }
-    if (more) this.schedule(w);
     if (this.head < this.ready.length) this.kick();
   }
 }
