@@ -13,6 +13,7 @@ import { registerReplay } from './replay.js';
 import { registerTrain } from './train.js';
 import { registerEval } from './eval.js';
 import { registerRun } from './run.js';
+import { registerClassify } from './classify.js';
 import { registerNir } from './nir.js';
 
 export function buildProgram(): Command {
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerEval(program);
   registerRun(program);
+  registerClassify(program);
   registerNir(program);
   return program;
 }

@@ -2,34 +2,19 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { describe, expect, it } from 'vitest';
 import { batchFrom } from '../../src/events/batch.js';
 import { CsvDecoder } from '../../src/events/csv.js';
 import { encodeEvt3 } from '../../src/events/evt3.js';
 import { readEventFile } from '../../src/events/open-event-file.js';
 import { decodeChunked, toRows } from '../helpers/events.js';
+import { runCli } from '../helpers/cli.js';
 import { describeWithFixtures, loadManifest, PROJECT_ROOT, sharedFixture } from '../helpers/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spikestream-cli-'));
 
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const so = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out += String(s); return true; });
-  const se = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += String(s); return true; });
-  try {
-    const code = await main(['node', 'spikestream', ...args]);
-    return { code, out, err };
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
-}
+const run = runCli;
 
-afterEach(() => {
-  process.exitCode = undefined;
-});
 
 describe('spikestream info / convert', () => {
   const sample = batchFrom({ t: [100, 150, 140, 400], x: [1, 2, 3, 4], y: [5, 6, 7, 8], p: [1, 0, 1, 1] });

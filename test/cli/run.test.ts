@@ -1,8 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { describe, expect, it } from 'vitest';
 import { batchFrom, concatBatches } from '../../src/events/batch.js';
 import { encodeEvt3 } from '../../src/events/evt3.js';
 import { NmnistDecoder } from '../../src/events/nmnist.js';
@@ -12,26 +11,13 @@ import { createEngine } from '../../src/snn/create-engine.js';
 import { runEngine } from '../../src/snn/engine.js';
 import { binEventsByCount } from '../../src/stream/bin-by-count.js';
 import { binEventsByTime } from '../../src/stream/bin-by-time.js';
+import { runCli } from '../helpers/cli.js';
 import { describeWithFixtures, sharedFixture } from '../helpers/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spikestream-run-'));
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const so = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out += String(s); return true; });
-  const se = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += String(s); return true; });
-  try {
-    return { code: await main(['node', 'spikestream', 'run', ...args]), out, err };
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
-}
+const cli = (...args: string[]) => runCli('run', ...args);
 
-afterEach(() => {
-  process.exitCode = undefined;
-});
 
 const JSON_KEYS = ['engine', 'timesteps', 'label', 'index', 'scores', 'outputCounts', 'spikesPerNode', 'synopsPerNode', 'denseMacs'];
 
