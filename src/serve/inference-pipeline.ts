@@ -21,7 +21,7 @@
  */
 import type { EventBatch } from '../events/batch.js';
 import type { Engine } from '../snn/engine.js';
-import { clockOf, heartbeat, type ClockedBatch } from '../stream/clocked-batch.js';
+import { clockOf, type ClockedBatch } from '../stream/clocked-batch.js';
 import { isStreamError } from '../stream/stream-error.js';
 import type { Timestep } from '../stream/timestep.js';
 import { createBinner, type Binner } from './binner.js';
@@ -248,18 +248,26 @@ export class InferencePipeline {
     }
     this.lastT = prev;
     const clock = clockOf(batch);
-    const rest = start === 0 && clock === undefined ? batch : slice(batch, start, n);
-    if (clock !== undefined && prev !== undefined && clock - prev > gap) {
-      // A quiet period longer than the idle gap: the segment is over.
-      if (rest.t.length > 0) this.bin(rest, at);
+    // A clock past the last event by more than the idle gap: a quiet period, the segment is over.
+    const idle = clock !== undefined && prev !== undefined && clock - prev > gap;
+    if (start === 0) {
+      // No jump inside (the usual case): the batch as it came, clock included, without copies.
+      if (!idle) {
+        if (n > 0 || clock !== undefined) this.bin(batch, at);
+        return;
+      }
+      if (n > 0) this.bin(slice(batch, 0, n), at); // events without the clock, which would close the idle windows
       this.endSegment(at, false);
       return;
     }
-    if (clock === undefined) {
-      if (rest.t.length > 0) this.bin(rest, at);
+    const rest = slice(batch, start, n);
+    if (idle) {
+      this.bin(rest, at);
+      this.endSegment(at, false);
       return;
     }
-    this.bin(rest.t.length > 0 ? { ...rest, clockUs: clock } : heartbeat(clock), at);
+    const clocked: ClockedBatch = clock === undefined ? rest : { ...rest, clockUs: clock };
+    this.bin(clocked, at);
   }
 
   private step(ts: Timestep, at: number, emit: (p: PipelinePrediction) => void): void {
