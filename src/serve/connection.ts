@@ -26,7 +26,7 @@ import type { Logger } from './logger.js';
 import type { ServeLimits } from './limits.js';
 import type { ServeMetrics } from './metrics.js';
 import {
-  byeSchema, CLIENT_MESSAGE_TYPES, describeIssues, flushSchema, helloSchema, PROTOCOL_VERSION, resetSchema,
+  byeSchema, CLIENT_MESSAGE_TYPES, clockSchema, describeIssues, flushSchema, helloSchema, PROTOCOL_VERSION, resetSchema,
   type ErrorMessage, type ServerMessage,
 } from './protocol.js';
 import { tokenMatches } from './security.js';
@@ -326,10 +326,16 @@ export class Connection implements SessionSink {
     switch (m.type) {
       case 'events': {
         const msg = parseEventsMessage(m);
+        let clock: number | undefined;
+        if (m.clock !== undefined) {
+          const r = clockSchema.safeParse(m.clock);
+          if (!r.success) throw new ServeError('BAD_MESSAGE', describeIssues('events.clock', r.error.issues));
+          clock = r.data;
+        }
         const batch = eventsMessageToBatch(msg, {
           width: s.settings.sensor.width, height: s.settings.sensor.height, limits: { maxEventsPerMessage: this.ctx.limits.maxEventsPerMessage },
         });
-        s.pushEvents(batch, at);
+        s.pushEvents(clock === undefined ? batch : { t: batch.t, x: batch.x, y: batch.y, p: batch.p, clockUs: clock }, at);
         return;
       }
       case 'raw': {

@@ -10,6 +10,9 @@
  *   full, so TCP slows the sender down and nothing is dropped: recordings replayed at max speed).
  * - prediction: `final` (true for the prediction a flush or the end of a stream segment produced)
  *   and `timesteps` (engine steps the prediction covers). `seq` numbers the session's predictions.
+ * - events: `clock` (integer microseconds): the sender vouches that every event with t < clock
+ *   has been sent, as a separate clock tick would, so a paced source needs one message per slice
+ *   instead of two. A message without events and with a clock is a tick at the clock.
  * - hello: `filters`, a list of per-session event filters applied before binning (tonic
  *   semantics): center_crop, downsample (both to a width x height), denoise (filterUs),
  *   refractory (refractoryUs), flip_lr, flip_ud; the geometry after them is what the model sees.
@@ -33,6 +36,9 @@ export type OverflowPolicy = 'drop-oldest' | 'backpressure';
 /** Microsecond durations in hello: positive integers up to about 35 minutes. */
 const durationUs = z.number().int().positive().max(2 ** 31);
 const sensorSide = z.number().int().min(1).max(65536);
+
+/** events.clock: an integer number of microseconds, in the range t0 may take. */
+export const clockSchema = z.number().int().min(-(2 ** 53) + 2 ** 31).max(2 ** 53 - 2 ** 31);
 
 /** Per-session filters, applied in order before binning (filter-chain.ts). */
 export const filterSchema = z.discriminatedUnion('op', [

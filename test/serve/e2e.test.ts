@@ -6,8 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
+import { Unpackr } from 'msgpackr';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { concatBatches, type EventBatch } from '../../src/events/batch.js';
+import { concatBatches, sliceBatch, type EventBatch } from '../../src/events/batch.js';
 import { encodeEvt3 } from '../../src/events/evt3.js';
 import { readEventFile } from '../../src/events/open-event-file.js';
 import { createEngine } from '../../src/snn/create-engine.js';
@@ -155,6 +156,38 @@ describeWithFixtures('server end to end on a real N-MNIST recording', [NMNIST], 
       const best = p.scores.indexOf(Math.max(...p.scores)); // readout 'sum': scores are the counts
       expect({ index: p.index, label: p.label, scores: p.scores }).toEqual({ index: best, label: model.labels[best], scores: p.counts });
     }
+  });
+
+  it('events.clock closes windows as a separate clock tick does: same predictions, one message per slice', async () => {
+    const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+    const run = async (withClockField: boolean): Promise<PredictionMessage[]> => {
+      const c = await TestClient.open(server.streamUrl);
+      await c.hello({ sensor: { width: 34, height: 34 }, model: model.name, mode: 'stream', decisionUs: 10_000, windowUs: 30_000 });
+      const t0 = events.t[0];
+      let i = 0;
+      for (let end = t0 + 10_000; i < events.t.length; end += 10_000) {
+        let j = i;
+        while (j < events.t.length && events.t[j] < end) j++;
+        const part = sliceBatch(events, i, j);
+        const bytes = encodeEventsMessage(part, { t0: end - 10_000 });
+        if (withClockField) {
+          c.send({ ...(unpackr.unpack(bytes) as object), clock: end });
+        } else {
+          c.sendBytes(bytes);
+          c.sendBytes(encodeEventsMessage({ t: new Float64Array(0), x: new Uint16Array(0), y: new Uint16Array(0), p: new Uint8Array(0) }, { t0: end }));
+        }
+        // Each slice's decision arrives before the next slice is sent: nothing waits for later events.
+        await c.next((m) => m.type === 'prediction' && m.window[1] === end);
+        i = j;
+      }
+      c.send({ type: 'bye' });
+      await c.closed;
+      expect(c.ofType('error')).toEqual([]);
+      return c.ofType<PredictionMessage>('prediction').map((p) => ({ ...p, latencyMs: 0 }));
+    };
+    const viaField = await run(true);
+    expect(viaField.length).toBeGreaterThan(25);
+    expect(viaField).toEqual(await run(false));
   });
 
   it('stream mode: a gap longer than idleResetUs starts a new segment with fresh state', async () => {
