@@ -179,6 +179,21 @@ describe('Trainer', () => {
     expect(resumed.state.epochs.map((e) => [e.loss, e.valAccuracy])).toEqual(full.state.epochs.map((e) => [e.loss, e.valAccuracy]));
   });
 
+  it('--init continues ESL from the model\'s stored masks; first/last layers can be kept dense', async () => {
+    const a = new Trainer(graph(), config({ epochs: 1 }), train, null);
+    await a.run();
+    const exported = a.exportGraph();
+    const b = new Trainer(exported, config({ epochs: 1, seed: 99 }), train, null, { fromTrained: true });
+    expect(b.state.masks).toEqual(a.state.masks);
+    expect(b.state.weights).toEqual(a.state.weights);
+
+    const kept = new Trainer(graph(), config({ keepFirstDense: true, density: 0.1 }), train, null);
+    const d = kept.density();
+    expect(kept.state.masks[0]).toBeNull();
+    expect(d.perNode.conv1).toBe(1);
+    expect(d.perNode.fc1).toBeCloseTo(0.1, 3);
+  });
+
   it('rejects data that does not fit the model', () => {
     const g = buildArch('nmnist-tiny', [2, 20, 20], { output: 'membrane', beta: 0.9, gain: 1, seed: 1 });
     expect(() => new Trainer(g, config(), train, null)).toThrow(/model input/);
