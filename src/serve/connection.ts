@@ -47,6 +47,8 @@ export interface ConnectionContext {
   readonly onGone: (c: Connection) => void;
   /** Called when a session starts (after ready). */
   readonly onSession: (s: Session) => void;
+  /** Throws (RATE_LIMITED) when the model's engine does not fit the memory budget. */
+  readonly admit: (m: ServedModel) => void;
 }
 
 type Encoding = 'msgpack' | 'json';
@@ -287,6 +289,7 @@ export class Connection implements SessionSink {
     }
     const settings = resolveSessionSettings(hello, model, ctx.limits);
     this.encoding = isBinary ? 'msgpack' : 'json';
+    ctx.admit(model);
     const session = new Session(model, settings, this, ctx.session, this.peer);
     this.session = session;
     clearTimeout(this.helloTimer);

@@ -2,8 +2,8 @@
  * The server's limits, with their defaults in one place. Each is enforced where the count grows
  * (see the comment of each field for where) and has a test in test/serve. Together they bound a
  * session's memory: queue (maxQueueEvents * 13 bytes) + one message being read (maxPayloadBytes)
- * + send buffer (maxBufferedBytes) + its engine's state; with the defaults about 9 MB plus the
- * engine, times maxSessions.
+ * + send buffer (maxBufferedBytes) + its engine's state; with the defaults about 9 MB per session
+ * times maxSessions, plus at most maxEngineBytes for all engines.
  */
 import { ServeConfigError } from './serve-config-error.js';
 
@@ -52,6 +52,12 @@ export interface ServeLimits {
   readonly shutdownTimeoutMs: number;
   /** Pixels a stateful filter (denoise, refractory) may cover: it keeps 8 bytes per pixel. */
   readonly maxFilterPixels: number;
+  /**
+   * Memory all engines together may hold (bytes; each model's engine size is measured at load).
+   * A session whose engine would exceed it is refused with RATE_LIMITED: a model with a large
+   * input can cost tens of MB per session, so maxSessions alone does not bound memory.
+   */
+  readonly maxEngineBytes: number;
   /** Idle engines kept per model for the next session (connectivity is built once per engine). */
   readonly maxPooledEngines: number;
 }
@@ -76,6 +82,7 @@ export const DEFAULT_SERVE_LIMITS: ServeLimits = Object.freeze({
   statsIntervalMs: 1000,
   shutdownTimeoutMs: 5000,
   maxFilterPixels: 1 << 22,
+  maxEngineBytes: 2 ** 30,
   maxPooledEngines: 4,
 });
 

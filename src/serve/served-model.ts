@@ -47,8 +47,15 @@ export interface ServedModel {
   readonly density: number;
   readonly defaults: StreamDefaults;
   readonly summary: ModelSummary;
+  /** Memory of one engine (typed arrays), measured when the model was loaded. */
+  readonly engineBytes: number;
+  /** Engines held by sessions, and idle ones kept for the next session. */
+  readonly activeEngines: number;
+  readonly pooledEngines: number;
   acquireEngine(): Engine;
   releaseEngine(engine: Engine): void;
+  /** Frees the idle engines (to make room under the maxEngineBytes budget). */
+  dropPooled(): void;
 }
 
 const serveMetaSchema = z.object({
@@ -96,19 +103,37 @@ export function serveModel(model: Model, o: { name?: string; maxPooledEngines?: 
   const defaults = resolveDefaults(model, live, stepUs);
   const pool: Engine[] = [];
   const maxPooled = o.maxPooledEngines ?? 4;
+  const create = (): Engine => createEngine('sparse', plan, { labels: model.labels, outOfRange: 'ignore' });
+  // An engine's memory is almost all typed arrays (neuron state, connectivity): measure one.
+  const before = process.memoryUsage().arrayBuffers;
+  const first = create();
+  const engineBytes = Math.max(1, process.memoryUsage().arrayBuffers - before);
+  pool.push(first);
+  let active = 0;
   return {
-    name, model, plan, binning, live, stepUs, readout, outputs, density, defaults,
+    name, model, plan, binning, live, stepUs, readout, outputs, density, defaults, engineBytes,
     summary: {
       name, labels: model.labels,
       input: { width: model.input.width, height: model.input.height, channels: model.input.channels, binning: { ...binning } },
       density,
     },
+    get activeEngines() {
+      return active;
+    },
+    get pooledEngines() {
+      return pool.length;
+    },
     acquireEngine() {
-      return pool.pop() ?? createEngine('sparse', plan, { labels: model.labels, outOfRange: 'ignore' });
+      active++;
+      return pool.pop() ?? create();
     },
     releaseEngine(engine) {
+      active--;
       engine.reset();
       if (pool.length < maxPooled) pool.push(engine);
+    },
+    dropPooled() {
+      pool.length = 0;
     },
   };
 }

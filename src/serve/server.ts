@@ -28,6 +28,7 @@ import { helloSchema, describeIssues, STREAM_PATH, type HelloOptions, type Error
 import { bearerMatches, checkBind, originAllowed } from './security.js';
 import type { ServedModel } from './served-model.js';
 import { ServeConfigError } from './serve-config-error.js';
+import { ServeError } from './serve-error.js';
 import { resolveSessionSettings } from './session-options.js';
 import { Session, type SessionContext } from './session.js';
 import { SliceScheduler } from './slice-scheduler.js';
@@ -99,6 +100,11 @@ export class SpikestreamServer {
     }
     this.defaultModel = o.models[0];
     this.limits = resolveServeLimits(o.limits);
+    for (const m of o.models) {
+      if (m.engineBytes > this.limits.maxEngineBytes) {
+        throw new ServeConfigError(`model "${m.name}": one engine takes ${mib(m.engineBytes)} MiB, more than the limit maxEngineBytes (${mib(this.limits.maxEngineBytes)} MiB)`);
+      }
+    }
     this.logger = o.logger ?? createLogger();
     this.metrics = createServeMetrics(
       () => {
@@ -199,6 +205,7 @@ export class SpikestreamServer {
     const model = hello.model === undefined ? this.defaultModel : this.models.get(hello.model);
     if (!model) throw new ServeConfigError(`no model "${hello.model}"`);
     const settings = resolveSessionSettings(r.data, model, this.limits);
+    this.admit(model);
     const session = new Session(model, settings, new LocalSink(), this.sessionCtx, peer);
     this.live.add(session);
     this.locals.add(session);
@@ -243,6 +250,25 @@ export class SpikestreamServer {
       this.logger.flush?.();
     })();
     return this.closed;
+  }
+
+  /**
+   * Engine memory budget (maxEngineBytes): a new session's engine must fit beside those held by
+   * sessions and kept idle; idle engines of other models are freed first. Throws RATE_LIMITED.
+   */
+  private admit(model: ServedModel): void {
+    const used = (): number => {
+      let n = 0;
+      for (const m of this.models.values()) n += (m.activeEngines + m.pooledEngines) * m.engineBytes;
+      return n;
+    };
+    const need = model.pooledEngines > 0 ? 0 : model.engineBytes;
+    const budget = this.limits.maxEngineBytes;
+    if (used() + need <= budget) return;
+    for (const m of this.models.values()) if (m !== model) m.dropPooled();
+    if (used() + need <= budget) return;
+    this.metrics.sessionsRejected.inc({ reason: 'engine_memory' });
+    throw new ServeError('RATE_LIMITED', `model "${model.name}" needs ${mib(model.engineBytes)} MiB per session and engines already hold ${mib(used())} MiB of ${mib(budget)} MiB (limit maxEngineBytes); try again later`, true);
   }
 
   private startTimers(): void {
@@ -290,7 +316,7 @@ export class SpikestreamServer {
     }
     const c = new Connection(ws, req, {
       limits: this.limits, metrics: this.metrics, logger: this.logger, models: this.models, defaultModel: this.defaultModel,
-      token: this.o.token, session: this.sessionCtx,
+      token: this.o.token, session: this.sessionCtx, admit: (m) => this.admit(m),
       onGone: (conn) => this.connections.delete(conn),
       onSession: (s) => {
         this.live.add(s);
@@ -362,3 +388,5 @@ function reject(socket: Duplex, status: number, message: string): void {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);

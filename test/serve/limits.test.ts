@@ -165,3 +165,39 @@ function frame(payload: Uint8Array): Buffer {
   const head = n < 126 ? Buffer.from([0x82, 0x80 | n]) : Buffer.from([0x82, 0x80 | 126, n >> 8, n & 0xff]);
   return Buffer.concat([head, Buffer.alloc(4), payload]);
 }
+
+describe('engine memory budget', () => {
+  it('maxEngineBytes: a session whose engine does not fit is refused with RATE_LIMITED (1013); idle engines of other models are freed first', async () => {
+    const a = await servedFromFile(testModel({ seed: 33, name: 'a' }));
+    const b = await servedFromFile(testModel({ seed: 34, name: 'b' }));
+    expect(a.engineBytes).toBeGreaterThan(10_000);
+    // Room for two engines in all: the pooled engines loading left behind must give way.
+    const s = await startServer([a, b], { limits: { maxEngineBytes: 2 * Math.max(a.engineBytes, b.engineBytes) + 1 } });
+    server = s;
+    // Loading left one idle engine per model. a1 takes a's; a2 needs a new one: b's idle engine gives way.
+    const a1 = await TestClient.open(s.streamUrl);
+    expect((await a1.hello({ sensor: SENSOR, model: 'a' })).type).toBe('ready');
+    const a2 = await TestClient.open(s.streamUrl);
+    expect((await a2.hello({ sensor: SENSOR, model: 'a' })).type).toBe('ready');
+    expect(b.pooledEngines).toBe(0);
+    // Now two engines are held: b does not fit.
+    const b1 = await TestClient.open(s.streamUrl);
+    const e = await b1.hello({ sensor: SENSOR, model: 'b' }) as ErrorMessage;
+    expect(e).toMatchObject({ type: 'error', code: 'RATE_LIMITED', fatal: true });
+    expect(e.message).toMatch(/maxEngineBytes/);
+    await b1.closed;
+    expect(b1.closeCode).toBe(1013);
+    a1.send({ type: 'bye' });
+    await a1.closed;
+    // a1's engine went back to a's pool; b still needs room, which freeing a's idle engine makes.
+    const b2 = await TestClient.open(s.streamUrl);
+    expect((await b2.hello({ sensor: SENSOR, model: 'b' })).type).toBe('ready');
+    expect(a.pooledEngines).toBe(0);
+    for (const c of [a2, b2]) c.ws.terminate();
+  });
+
+  it('refuses to start with a model whose single engine exceeds the budget', async () => {
+    const a = await servedFromFile(testModel({ seed: 35, name: 'big' }));
+    await expect(startServer([a], { limits: { maxEngineBytes: Math.floor(a.engineBytes / 2) } })).rejects.toThrow(/maxEngineBytes/);
+  });
+});
