@@ -201,3 +201,41 @@ describe('engine memory budget', () => {
     await expect(startServer([a], { limits: { maxEngineBytes: Math.floor(a.engineBytes / 2) } })).rejects.toThrow(/maxEngineBytes/);
   });
 });
+
+describe('binning limits', () => {
+  const ev = (t: number[]) => ({ t: Float64Array.from(t), x: new Uint16Array(t.length).fill(1), y: new Uint16Array(t.length).fill(2), p: new Uint8Array(t.length).fill(1) });
+
+  it('maxGapWindows: a forward jump that would close too many windows discards the sample with OUT_OF_RANGE; the session goes on', async () => {
+    const s = await withServer({ maxGapWindows: 1000 });
+    const c = await TestClient.open(s.streamUrl);
+    await c.hello({ sensor: SENSOR, mode: 'sample' });
+    c.sendBytes(encodeEventsMessage(ev([0, 10, 20])));
+    c.sendBytes(encodeEventsMessage(ev([5_000_000]))); // 5000 windows of 1 ms later
+    const e = await c.next<ErrorMessage>((m) => m.type === 'error');
+    expect(e).toMatchObject({ code: 'OUT_OF_RANGE', fatal: false });
+    expect(e.message).toMatch(/maxGapWindows/);
+    c.sendBytes(encodeEventsMessage(ev([6_000_000, 6_000_500, 6_001_500])));
+    c.send({ type: 'flush' });
+    const p = await c.next<PredictionMessage>((m) => m.type === 'prediction');
+    expect(p.window).toEqual([6_000_000, 6_001_000]); // only the new sample (tonic's tail rule drops the last window)
+    c.ws.terminate();
+  });
+
+  it('maxSampleEvents: a whole-sample model refuses a sample beyond it with TOO_LARGE and starts the next sample clean', async () => {
+    const nbins = await servedFromFile(testModel({ seed: 36, name: 'nb', binning: { mode: 'n_time_bins', bins: 4 } }));
+    server = await startServer([nbins], { limits: { maxSampleEvents: 100 } });
+    const c = await TestClient.open(server.streamUrl);
+    await c.hello({ sensor: SENSOR });
+    c.sendBytes(encodeEventsMessage(ev(Array.from({ length: 80 }, (_, i) => i * 10))));
+    c.sendBytes(encodeEventsMessage(ev(Array.from({ length: 30 }, (_, i) => 800 + i * 10))));
+    const e = await c.next<ErrorMessage>((m) => m.type === 'error');
+    expect(e).toMatchObject({ code: 'TOO_LARGE', fatal: false });
+    expect(e.message).toMatch(/maxSampleEvents/);
+    c.sendBytes(encodeEventsMessage(ev(Array.from({ length: 40 }, (_, i) => 2000 + i * 10))));
+    c.send({ type: 'flush' });
+    const p = await c.next<PredictionMessage>((m) => m.type === 'prediction');
+    expect(p.events).toBeLessThanOrEqual(40);
+    expect(p.window[0]).toBe(2000);
+    c.ws.terminate();
+  });
+});
