@@ -1,6 +1,6 @@
 /**
  * The server's limits, with their defaults in one place. Each is enforced where the count grows
- * (see the comment of each field for where) and has a test in test/serve. Together they bound a
+ * (see the comment of each field for where); test/serve exercises each of them. Together they bound a
  * session's memory: queue (maxQueueEvents * 13 bytes) + one message being read (maxPayloadBytes)
  * + send buffer (maxBufferedBytes) + its engine's state; with the defaults about 9 MB per session
  * times maxSessions, plus at most maxEngineBytes for all engines.

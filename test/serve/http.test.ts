@@ -194,4 +194,18 @@ describe('graceful shutdown', () => {
     expect(preds.length).toBe(Math.floor((ev.t[ev.t.length - 1] - ev.t[0]) / 10_000));
     await expect(TestClient.open(url)).rejects.toThrow();
   });
+
+  it('shutdownTimeoutMs bounds the shutdown: a session that cannot finish (its client reads nothing) is cut', async () => {
+    server = await startServer([await servedFromFile(model)], { limits: { shutdownTimeoutMs: 300 } });
+    const c = await TestClient.open(server.streamUrl);
+    await c.hello({ sensor: SENSOR, mode: 'stream', decisionUs: 1000, windowUs: 1000 });
+    c.ws.pause();
+    c.sendBytes(encodeEventsMessage(syntheticEvents(4, 2000)));
+    await sleep(20);
+    const t0 = Date.now();
+    await server.close();
+    server = undefined;
+    expect(Date.now() - t0).toBeLessThan(3000);
+    c.ws.terminate();
+  });
 });
