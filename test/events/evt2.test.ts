@@ -1,11 +1,14 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { batchFrom } from '../../src/events/batch.js';
-import { DecodeError } from '../../src/events/decode-error.js';
 import { Evt2Decoder, encodeEvt2 } from '../../src/events/evt2.js';
-import { columnDigests, decodeChunked, eventAt, toRows } from '../helpers/events.js';
-import { describeWithFixtures, loadManifest, sharedFixture } from '../helpers/fixtures.js';
+import { chunkCycles } from '../helpers/chunk-sizes.js';
+import { concatBytes } from '../helpers/concat-bytes.js';
+import { decodeErrorOf } from '../helpers/decode-error-of.js';
+import { columnDigests, decodeChunked, toRows } from '../helpers/events.js';
+import { expectOnlyDecodeErrors } from '../helpers/expect-only-decode-errors.js';
+import { describeManifestFixture } from '../helpers/manifest-fixture.js';
+import { withPropheseeHeader } from '../helpers/with-prophesee-header.js';
 
 const TH = (v: number) => (0x80000000 | v) >>> 0;
 const CD = (p: number, ts: number, x: number, y: number) => ((p << 28) | (ts << 22) | (x << 11) | y) >>> 0;
@@ -17,23 +20,7 @@ function words(...ws: number[]): Uint8Array {
   return b;
 }
 
-function withHeader(body: Uint8Array, lines = ['evt 2.0']): Uint8Array {
-  const h = new TextEncoder().encode(lines.map((l) => `% ${l}\n`).join(''));
-  const out = new Uint8Array(h.length + body.length);
-  out.set(h);
-  out.set(body, h.length);
-  return out;
-}
-
-function decodeError(f: () => unknown): DecodeError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof DecodeError) return e;
-    throw e;
-  }
-  throw new Error('expected a DecodeError');
-}
+const withHeader = (body: Uint8Array, lines = ['evt 2.0']): Uint8Array => withPropheseeHeader(body, lines);
 
 /** Events with mostly increasing time, same-t runs, small backward steps and rare 2^34 us loop jumps. */
 const evt2Batch = fc.array(fc.record({
@@ -93,10 +80,10 @@ describe('Evt2Decoder', () => {
     const first = dec.write(bytes.subarray(0, 8));
     expect(toRows(first)).toEqual([[1, 1, 1, 1]]);
     dec.write(Uint8Array.of(1, 2));
-    const e = decodeError(() => dec.end());
+    const e = decodeErrorOf(() => dec.end());
     expect(e.code).toBe('TRUNCATED');
     expect(e.offset).toBe(8);
-    expect(decodeError(() => dec.write(new Uint8Array(4)))).toBe(e);
+    expect(decodeErrorOf(() => dec.write(new Uint8Array(4)))).toBe(e);
   });
 
   it('in strict mode rejects reserved word types as CORRUPT, keeping the events before the fault', () => {
@@ -105,7 +92,7 @@ describe('Evt2Decoder', () => {
     expect(decodeChunked(lenient, bytes).t.length).toBe(2);
     expect(lenient.info.skippedWords).toBe(1);
     const strict = new Evt2Decoder({ strict: true });
-    const e = decodeError(() => strict.write(bytes));
+    const e = decodeErrorOf(() => strict.write(bytes));
     expect(e.code).toBe('CORRUPT');
     expect(e.offset).toBe(bytes.length - 8);
     expect(toRows(e.events)).toEqual([[1, 1, 1, 1]]);
@@ -113,8 +100,8 @@ describe('Evt2Decoder', () => {
   });
 
   it('rejects a header that declares another encoding', () => {
-    expect(decodeError(() => new Evt2Decoder().write(withHeader(words(TH(0)), ['evt 3.0']))).code).toBe('BAD_MAGIC');
-    expect(decodeError(() => new Evt2Decoder().write(withHeader(words(TH(0)), ['format EVT4;width=1;height=1']))).code).toBe('UNSUPPORTED');
+    expect(decodeErrorOf(() => new Evt2Decoder().write(withHeader(words(TH(0)), ['evt 3.0']))).code).toBe('BAD_MAGIC');
+    expect(decodeErrorOf(() => new Evt2Decoder().write(withHeader(words(TH(0)), ['format EVT4;width=1;height=1']))).code).toBe('UNSUPPORTED');
   });
 
   it('decodes garbage after a valid header without crashing (skipping what is not a CD word)', () => {
@@ -126,7 +113,7 @@ describe('Evt2Decoder', () => {
     for (let i = 0; i < 1000; i++) if (dv.getUint32(i * 4, true) >>> 28 === 8) timeHighs++;
     // Every word is an event, a TIME_HIGH or a counted skip.
     expect(all.t.length + dec.info.skippedWords + timeHighs).toBe(1000);
-    expect(decodeError(() => decodeChunked(new Evt2Decoder({ strict: true }), withHeader(concatBytes(words(TH(0)), garbage)))).code).toBe('CORRUPT');
+    expect(decodeErrorOf(() => decodeChunked(new Evt2Decoder({ strict: true }), withHeader(concatBytes(words(TH(0)), garbage)))).code).toBe('CORRUPT');
   });
 
   it('round-trips encodeEvt2 for any valid events and any chunking', () => {
@@ -156,15 +143,10 @@ describe('Evt2Decoder', () => {
   });
 
   it('never throws anything but a DecodeError on random bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), fc.boolean(), fc.integer({ min: 1, max: 50 }), (bytes, header, size) => {
-      const input = header ? withHeader(bytes) : bytes;
-      try {
-        const b = decodeChunked(new Evt2Decoder({ strict: size % 2 === 0 }), input, [size]);
-        expect(b.t.length).toBeLessThanOrEqual(input.length / 4);
-      } catch (e) {
-        expect(e).toBeInstanceOf(DecodeError);
-      }
-    }), { numRuns: 300 });
+    expectOnlyDecodeErrors({
+      makeDecoder: (strict) => new Evt2Decoder({ strict }), header: withHeader(new Uint8Array(0)), maxLength: 300, maxChunk: 50,
+      maxEvents: (input) => input.length / 4,
+    });
   });
 
   it('decodes the same from chunks that start at odd memory addresses', () => {
@@ -175,56 +157,27 @@ describe('Evt2Decoder', () => {
   });
 });
 
-function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
-
-/**
- * Chunk-size cycles for a whole file: sizes log-uniform between 1 byte and the whole file, plus
- * one chunk of at least 4 KiB per cycle so a 2 MB file never needs millions of writes.
- */
-function chunkCycles(len: number, maxLength: number): fc.Arbitrary<number[]> {
-  const size = fc.double({ min: 0, max: Math.log2(len), noNaN: true }).map((e) => Math.max(1, Math.floor(2 ** e)));
-  return fc.tuple(fc.array(size, { minLength: 1, maxLength }), fc.integer({ min: Math.min(4096, len), max: len }))
-    .map(([sizes, big]) => [...sizes, big]);
-}
-
 const REL = 'events/expelliarmus/evt2_sample.raw';
-describeWithFixtures('Evt2Decoder on the real EVT 2.0 sample', [REL], () => {
-  const m = loadManifest()['expelliarmus/evt2_sample.raw'];
-  const bytes = new Uint8Array(readFileSync(sharedFixture(REL)));
-
-  it('matches MANIFEST count, first/last events and column digests, with the Gen3 geometry', () => {
-    const dec = new Evt2Decoder();
-    const b = decodeChunked(dec, bytes, [65536]);
-    expect(b.t.length).toBe(m.n_events);
-    expect([0, 1, 2, 3, 4].map((i) => eventAt(b, i))).toEqual(m.first5);
-    const n = b.t.length;
-    expect([n - 3, n - 2, n - 1].map((i) => eventAt(b, i))).toEqual(m.last3);
-    expect(columnDigests(b)).toEqual(m.column_sha256);
-    expect([dec.info.width, dec.info.height]).toEqual([640, 480]);
-    expect(dec.info.details.geometrySource).toBe('plugin');
-    expect(dec.info.headerLines).toEqual(m.header?.map((l) => l.replace(/^% /, '')));
-  });
-
-  it('gives identical output for random chunk sizes and misaligned chunks', () => {
-    const whole = columnDigests(decodeChunked(new Evt2Decoder(), bytes));
-    fc.assert(fc.property(chunkCycles(bytes.length, 8), (sizes) => {
-      expect(columnDigests(decodeChunked(new Evt2Decoder(), bytes, sizes))).toEqual(whole);
-    }), { numRuns: 20 });
-    expect(columnDigests(decodeChunked(new Evt2Decoder(), bytes, [1, 2, 3, 4093]))).toEqual(whole);
-    const odd = new Uint8Array(bytes.length + 1).subarray(1);
-    odd.set(bytes);
-    expect(columnDigests(decodeChunked(new Evt2Decoder(), odd, [65536]))).toEqual(whole);
-  });
-
-  it('re-encodes to a file that decodes to the same events', () => {
-    const b = decodeChunked(new Evt2Decoder(), bytes);
-    const again = decodeChunked(new Evt2Decoder(), encodeEvt2(b, { width: 640, height: 480 }), [65536]);
-    expect(columnDigests(again)).toEqual(columnDigests(b));
-  });
+describeManifestFixture(REL, () => new Evt2Decoder(), {
+  name: 'Evt2Decoder on the real EVT 2.0 sample',
+  manifest: {
+    title: 'matches MANIFEST count, first/last events and column digests, with the Gen3 geometry',
+    sizes: [65536],
+    extra: ({ dec, m }) => {
+      expect([dec.info.width, dec.info.height]).toEqual([640, 480]);
+      expect(dec.info.details.geometrySource).toBe('plugin');
+      expect(dec.info.headerLines).toEqual(m.header?.map((l) => l.replace(/^% /, '')));
+    },
+  },
+  chunking: {
+    title: 'gives identical output for random chunk sizes and misaligned chunks',
+    sizes: (len) => chunkCycles(len, 8), numRuns: 20, fixed: [[1, 2, 3, 4093]], misaligned: { skew: 1, sizes: [65536] },
+  },
+  more: ({ bytes }) => {
+    it('re-encodes to a file that decodes to the same events', () => {
+      const b = decodeChunked(new Evt2Decoder(), bytes);
+      const again = decodeChunked(new Evt2Decoder(), encodeEvt2(b, { width: 640, height: 480 }), [65536]);
+      expect(columnDigests(again)).toEqual(columnDigests(b));
+    });
+  },
 });
