@@ -10,9 +10,18 @@
  * slowly the queue is drained. (A synchronous consumer also slows the socket reads themselves:
  * while it runs, nothing is read and TCP pushes back on the sender.)
  *
+ * `scheduler` may be synchronous (queueScheduler, or immediate in effect): the batch is then handed
+ * over inside the socket callback.
+ *
+ * Ordering: other message types (hello, flush, reset, bye, ...) go to `onMessage` through the same
+ * queue, so `onMessage` sees a message only after every batch of the messages that arrived before
+ * it has been delivered (a `flush` never overtakes the events sent before it). Queued control
+ * messages are never dropped. Without `onMessage` such a message is a BAD_MESSAGE.
+ *
  * Bad messages: a ProtocolError (or DecodeError for `raw`) naming what is wrong. With `onBadMessage`
- * they are reported there, counted in `stats.badMessages` and skipped; without it the stream
- * errors with them. Other valid message types (hello, flush, reset, bye, ...) go to `onMessage`.
+ * they are reported there as they arrive (possibly before earlier batches are delivered), counted
+ * in `stats.badMessages` and skipped; without it the stream delivers what is queued, then errors
+ * with them.
  *
  * Given a URL, the socket is opened on subscription and closed (1000) on unsubscription. Given an
  * open socket (e.g. from a server's 'connection' event), it is left open on unsubscription; attach
@@ -67,6 +76,13 @@ export interface FromWebSocketOptions {
   readonly maxPayload?: number;
 }
 
+/** A control message waiting in the queue behind the batches that arrived before it. */
+interface QueuedMessage {
+  readonly message: AnyMessage;
+}
+type Queued = ClockedBatch | QueuedMessage;
+const isMessage = (q: Queued): q is QueuedMessage => 'message' in q;
+
 const STAGE = 'fromWebSocket';
 const NORMAL_CLOSE = new Set([1000, 1001, 1005]);
 
@@ -83,18 +99,42 @@ export function fromWebSocket(target: string | WebSocket, options: FromWebSocket
     const stats = options.stats ?? createLiveSourceStats();
     const own = typeof target === 'string';
     const ws = typeof target === 'string' ? new WebSocket(target, { maxPayload: options.maxPayload ?? 16 << 20 }) : target;
-    const queue: ClockedBatch[] = [];
+    const queue: Queued[] = [];
+    // `drainPending` is set before scheduling: a synchronous scheduler runs the drain inside
+    // schedule(), before its Subscription could be stored.
+    let drainPending = false;
     let drainJob: Subscription | null = null;
     let raw: RawDecodeState = initRawDecode(options.decoder);
     let lastSeq: number | undefined;
 
     const drain = (): void => {
+      drainPending = false;
       drainJob = null;
       while (queue.length > 0 && !subscriber.closed) {
-        const b = queue.shift() as ClockedBatch;
-        stats.queuedEvents -= b.t.length;
-        subscriber.next(b);
+        const q = queue.shift() as Queued;
+        if (isMessage(q)) {
+          try {
+            options.onMessage?.(q.message);
+          } catch (e) {
+            subscriber.error(e);
+          }
+          continue;
+        }
+        stats.queuedEvents -= q.t.length;
+        subscriber.next(q);
       }
+    };
+
+    const scheduleDrain = (): void => {
+      if (drainPending) return;
+      drainPending = true;
+      const job = scheduler.schedule(drain);
+      if (drainPending) drainJob = job;
+    };
+
+    const drainNow = (): void => {
+      drainJob?.unsubscribe();
+      drain();
     };
 
     // Drops `excess` events from the front of the queue; batches that lose all their events but
@@ -104,6 +144,10 @@ export function fromWebSocket(target: string | WebSocket, options: FromWebSocket
       let i = 0;
       while (excess > 0 && i < queue.length) {
         const b = queue[i];
+        if (isMessage(b)) {
+          i++;
+          continue;
+        }
         const n = b.t.length;
         const c = clockOf(b);
         if (n === 0) {
@@ -135,13 +179,17 @@ export function fromWebSocket(target: string | WebSocket, options: FromWebSocket
       queue.push(b);
       stats.queuedEvents += n;
       if (stats.queuedEvents > maxQueued) dropOldest(stats.queuedEvents - maxQueued);
-      if (drainJob === null) drainJob = scheduler.schedule(drain);
+      scheduleDrain();
     };
 
     const bad = (e: ProtocolError | DecodeError): void => {
       stats.badMessages++;
-      if (options.onBadMessage) options.onBadMessage(e);
-      else subscriber.error(e);
+      if (options.onBadMessage) {
+        options.onBadMessage(e);
+      } else {
+        drainNow();
+        subscriber.error(e);
+      }
     };
 
     const onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
@@ -162,8 +210,9 @@ export function fromWebSocket(target: string | WebSocket, options: FromWebSocket
           raw = r.state;
           batch = r.events;
         } else {
-          if (options.onMessage) options.onMessage(m);
-          else throw new ProtocolError('BAD_MESSAGE', `unexpected message type "${m.type}"`);
+          if (!options.onMessage) throw new ProtocolError('BAD_MESSAGE', `unexpected message type "${m.type}"`);
+          queue.push({ message: m });
+          scheduleDrain();
           return;
         }
       } catch (e) {
@@ -181,13 +230,11 @@ export function fromWebSocket(target: string | WebSocket, options: FromWebSocket
         const rest = endRawDecode(raw);
         if (rest) enqueue(rest);
       } catch (e) {
-        drainJob?.unsubscribe();
-        drain();
+        drainNow();
         subscriber.error(e);
         return;
       }
-      drainJob?.unsubscribe();
-      drain();
+      drainNow();
       if (NORMAL_CLOSE.has(code)) subscriber.complete();
       else subscriber.error(new StreamError('CONNECTION_CLOSED', STAGE, `connection closed with code ${code}${reason.length ? ` (${reason.toString('utf8')})` : ''}`));
     };

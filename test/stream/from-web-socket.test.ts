@@ -1,7 +1,7 @@
 /** fromWebSocket against a real ws server on 127.0.0.1: events, raw chunks, bad messages, drops, closes. */
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { VirtualAction, VirtualTimeScheduler } from 'rxjs';
+import { queueScheduler, VirtualAction, VirtualTimeScheduler } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { batchFrom, type EventBatch } from '../../src/events/batch.js';
@@ -131,6 +131,67 @@ describe('fromWebSocket', () => {
       { t: [23, 24], clockUs: undefined },
     ]);
     expect(stats.eventsDropped).toBe(5);
+  });
+
+  it('keeps draining with a synchronous scheduler (queueScheduler): every message reaches the consumer as it arrives', async () => {
+    let serverSide: WebSocket | undefined;
+    const url = await server((ws) => {
+      serverSide = ws;
+      ws.send(encodeEventsMessage(at([1])));
+      ws.send(encodeEventsMessage(at([2])));
+      ws.send(encodeEventsMessage(at([]), { t0: 10 }));
+    });
+    const stats = createLiveSourceStats();
+    const got: ClockedBatch[] = [];
+    const sub = fromWebSocket(url, { scheduler: queueScheduler, stats }).subscribe({ next: (b) => got.push(b), error: () => undefined });
+    await until(() => stats.messages === 3);
+    // The socket is still open: nothing forces a drain but the scheduler.
+    expect(got.map((b) => ({ t: Array.from(b.t), clockUs: b.clockUs }))).toEqual([
+      { t: [1], clockUs: undefined },
+      { t: [2], clockUs: undefined },
+      { t: [], clockUs: 10 },
+    ]);
+    serverSide?.send(encodeEventsMessage(at([20])));
+    await until(() => stats.messages === 4);
+    expect(got.at(-1)?.t[0]).toBe(20);
+    expect(stats.queuedEvents).toBe(0);
+    sub.unsubscribe();
+  });
+
+  it('hands control messages to onMessage in arrival order, after the batches sent before them', async () => {
+    const url = await server((ws) => {
+      ws.send(encodeEventsMessage(at([1, 2])));
+      ws.send(JSON.stringify({ type: 'flush' }));
+      ws.send(encodeEventsMessage(at([]), { t0: 5 }));
+      ws.send(JSON.stringify({ type: 'reset' }));
+      ws.send(encodeEventsMessage(at([7])));
+      ws.send(JSON.stringify({ type: 'bye' }));
+    });
+    const drain = new VirtualTimeScheduler(VirtualAction, Infinity); // the consumer is "busy" until we flush
+    const stats = createLiveSourceStats();
+    const log: string[] = [];
+    const sub = fromWebSocket(url, { maxQueuedEvents: 1, scheduler: drain, stats, onMessage: (m) => log.push(m.type) })
+      .subscribe({ next: (b) => log.push(`t=${Array.from(b.t).join(',')} clock=${b.clockUs}`), error: () => undefined });
+    await until(() => stats.messages === 6);
+    expect(log).toEqual([]); // nothing overtakes the queued batches
+    drain.flush();
+    sub.unsubscribe();
+    // maxQueuedEvents 1 dropped event t=1 and the 7 pushed out t=2, but the control messages and the clock stay in place.
+    expect(log).toEqual(['flush', 't= clock=5', 'reset', 't=7 clock=undefined', 'bye']);
+    expect(stats.eventsDropped).toBe(2);
+  });
+
+  it('delivers the queued batches before erroring with a bad message', async () => {
+    const url = await server((ws) => {
+      ws.send(encodeEventsMessage(at([1])));
+      ws.send(JSON.stringify({ type: 'flush' }));
+    });
+    const drain = new VirtualTimeScheduler(VirtualAction, Infinity);
+    const got: ClockedBatch[] = [];
+    const err = await new Promise((resolve) => fromWebSocket(url, { scheduler: drain }).subscribe({ next: (b) => got.push(b), error: resolve }));
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as ProtocolError).message).toMatch(/unexpected message type "flush"/);
+    expect(got.map((b) => Array.from(b.t))).toEqual([[1]]);
   });
 
   it('works on a socket accepted by a server (the server-side use), leaving it open on unsubscribe', async () => {
