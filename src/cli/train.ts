@@ -180,6 +180,7 @@ export function registerTrain(program: Command): void {
       let startStep = 0;
       let t0 = performance.now();
       let recent = { loss: 0, correct: 0, samples: 0 };
+      let payload: Record<string, string> = { epoch: '-', loss: '-', acc: '-', density: '-', sps: '-', etaText: '-' };
       try {
         // Loaded here, not at startup: it brings tfjs.
         const { runTraining } = await import('../train/run-training.js');
@@ -196,7 +197,8 @@ export function registerTrain(program: Command): void {
             log(`training on ${i.trainSamples} samples (${i.valSamples} held out), ${i.stepsPerEpoch} steps/epoch, ${i.totalSteps} steps, backend ${i.backend}, density ${pct(i.density.overall)} (${Object.entries(i.density.perNode).map(([k, v]) => `${k} ${pct(v)}`).join(', ')})`);
             if (tty) {
               bar = new cliProgress.SingleBar({ stream: err, format: 'epoch {epoch} [{bar}] {value}/{total} loss {loss} acc {acc} density {density} {sps} samples/s ETA {etaText}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
-              bar.start(i.totalSteps, i.step, { epoch: '-', loss: '-', acc: '-', density: pct(i.density.overall), sps: '-', etaText: '-' });
+              payload = { ...payload, density: pct(i.density.overall) };
+              bar.start(i.totalSteps, i.step, payload);
             }
           },
           onStep: (r, t) => {
@@ -205,16 +207,17 @@ export function registerTrain(program: Command): void {
             const elapsed = (performance.now() - t0) / 1000;
             const rate = (r.step - startStep) / Math.max(elapsed, 1e-9);
             const eta = rate > 0 ? (total - r.step) / rate : 0;
-            (bar as cliProgress.SingleBar).update(r.step, {
+            payload = {
               epoch: `${r.epoch + 1}/${t.config.epochs}`, loss: recent.loss.toFixed(3), acc: pct(recent.correct / Math.max(recent.samples, 1)),
               density: pct(t.density().overall), sps: (rate * t.config.batch).toFixed(1), etaText: `${Math.floor(eta / 60)}m${Math.round(eta % 60).toString().padStart(2, '0')}s`,
-            });
+            };
+            (bar as cliProgress.SingleBar).update(r.step, payload);
           },
           onEpoch: (l, t) => {
             const line = `epoch ${l.epoch}/${t.config.epochs} step ${l.step} loss ${l.loss.toFixed(4)} train ${pct(l.trainAccuracy)} val ${pct(l.valAccuracy)} lr ${l.lr.toExponential(2)} density ${pct(t.density().overall)}${l.explored !== null ? ` explored ${pct(l.explored)}` : ''} ${l.samplesPerSecond.toFixed(1)} samples/s ${l.seconds.toFixed(0)} s`;
             if (bar) (bar as cliProgress.SingleBar).stop();
             log(line);
-            if (bar) (bar as cliProgress.SingleBar).start(total, l.step);
+            if (bar) (bar as cliProgress.SingleBar).start(total, l.step, payload);
           },
           onEsl: (u) => {
             if (!o.verbose) return;
