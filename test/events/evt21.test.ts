@@ -2,11 +2,15 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { batchFrom } from '../../src/events/batch.js';
-import { DecodeError } from '../../src/events/decode-error.js';
 import { Evt21Decoder, encodeEvt21, type Evt21Endianness } from '../../src/events/evt21.js';
 import { Evt3Decoder } from '../../src/events/evt3.js';
+import { chunkCycles } from '../helpers/chunk-sizes.js';
+import { decodeErrorOf } from '../helpers/decode-error-of.js';
 import { columnDigests, decodeChunked, toRows } from '../helpers/events.js';
+import { expectOnlyDecodeErrors } from '../helpers/expect-only-decode-errors.js';
 import { describeWithFixtures, sharedFixture } from '../helpers/fixtures.js';
+import { expectChunkingInvariant } from '../helpers/manifest-fixture.js';
+import { withPropheseeHeader } from '../helpers/with-prophesee-header.js';
 
 type Word = [head: number, other: number];
 const TH = (v: number): Word => [(0x80000000 | v) >>> 0, 0];
@@ -23,23 +27,7 @@ function words(endianness: Evt21Endianness, ...ws: Word[]): Uint8Array {
   return b;
 }
 
-function withHeader(body: Uint8Array, lines: string[]): Uint8Array {
-  const h = new TextEncoder().encode(lines.map((l) => `% ${l}\n`).join(''));
-  const out = new Uint8Array(h.length + body.length);
-  out.set(h);
-  out.set(body, h.length);
-  return out;
-}
-
-function decodeError(f: () => unknown): DecodeError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof DecodeError) return e;
-    throw e;
-  }
-  throw new Error('expected a DecodeError');
-}
+const withHeader = withPropheseeHeader;
 
 const SAMPLE: Word[] = [
   TH(2), CD(1, 3, 100, 7, 0b1001), CD(0, 4, 2040, 8, 0x80000001), [0xa0000000, 0], TH(3), CD(1, 0, 0, 0, 1),
@@ -88,15 +76,15 @@ describe('Evt21Decoder', () => {
     expect(toRows(dec.write(bytes))).toEqual([[1, 1, 1, 1]]);
     expect(dec.info.details.wordsBeforeTimeHigh).toBe(1);
     dec.write(new Uint8Array(5));
-    const e = decodeError(() => dec.end());
+    const e = decodeErrorOf(() => dec.end());
     expect(e.code).toBe('TRUNCATED');
     expect(e.offset).toBe(bytes.length);
   });
 
   it('rejects an unknown endianness value, a header for another encoding, and reserved words in strict mode', () => {
-    expect(decodeError(() => new Evt21Decoder().write(withHeader(words('little', TH(0)), ['format EVT21;endianness=big']))).code).toBe('UNSUPPORTED');
-    expect(decodeError(() => new Evt21Decoder().write(withHeader(words('little', TH(0)), ['evt 3.0']))).code).toBe('BAD_MAGIC');
-    const e = decodeError(() => new Evt21Decoder({ strict: true }).write(words('little', TH(0), CD(1, 0, 0, 0, 1), [0x30000000, 0])));
+    expect(decodeErrorOf(() => new Evt21Decoder().write(withHeader(words('little', TH(0)), ['format EVT21;endianness=big']))).code).toBe('UNSUPPORTED');
+    expect(decodeErrorOf(() => new Evt21Decoder().write(withHeader(words('little', TH(0)), ['evt 3.0']))).code).toBe('BAD_MAGIC');
+    const e = decodeErrorOf(() => new Evt21Decoder({ strict: true }).write(words('little', TH(0), CD(1, 0, 0, 0, 1), [0x30000000, 0])));
     expect(e.code).toBe('CORRUPT');
     expect(e.offset).toBe(16);
     expect(e.events.t.length).toBe(1);
@@ -147,28 +135,13 @@ describe('Evt21Decoder', () => {
   });
 
   it('never throws anything but a DecodeError on random bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), fc.boolean(), fc.integer({ min: 1, max: 50 }), (bytes, header, size) => {
-      const input = header ? withHeader(bytes, ['evt 2.1']) : bytes;
-      try {
-        decodeChunked(new Evt21Decoder({ strict: size % 2 === 0 }), input, [size]);
-      } catch (e) {
-        expect(e).toBeInstanceOf(DecodeError);
-      }
-    }), { numRuns: 300 });
+    expectOnlyDecodeErrors({
+      makeDecoder: (strict) => new Evt21Decoder({ strict }), header: withHeader(new Uint8Array(0), ['evt 2.1']), maxLength: 400, maxChunk: 50,
+    });
   });
 });
 
 // There is no real EVT 2.1 recording among the shared fixtures: re-encode the real EVT 3.0 one.
-
-/**
- * Chunk-size cycles for a whole file: sizes log-uniform between 1 byte and the whole file, plus
- * one chunk of at least 4 KiB per cycle so a 2 MB file never needs millions of writes.
- */
-function chunkCycles(len: number, maxLength: number): fc.Arbitrary<number[]> {
-  const size = fc.double({ min: 0, max: Math.log2(len), noNaN: true }).map((e) => Math.max(1, Math.floor(2 ** e)));
-  return fc.tuple(fc.array(size, { minLength: 1, maxLength }), fc.integer({ min: Math.min(4096, len), max: len }))
-    .map(([sizes, big]) => [...sizes, big]);
-}
 
 const REL = 'events/expelliarmus/evt3_sample.raw';
 describeWithFixtures('Evt21Decoder on the real EVT 3.0 sample re-encoded as EVT 2.1', [REL], () => {
@@ -178,10 +151,7 @@ describeWithFixtures('Evt21Decoder on the real EVT 3.0 sample re-encoded as EVT 
     const want = columnDigests(events);
     for (const endianness of ['little', 'legacy'] as const) {
       const bytes = encodeEvt21(events, { width: 1280, height: 720, endianness });
-      fc.assert(fc.property(chunkCycles(bytes.length, 6), (sizes) => {
-        expect(columnDigests(decodeChunked(new Evt21Decoder(), bytes, sizes))).toEqual(want);
-      }), { numRuns: 10 });
-      expect(columnDigests(decodeChunked(new Evt21Decoder(), bytes, [1, 2, 3, 4093]))).toEqual(want);
+      expectChunkingInvariant(() => new Evt21Decoder(), bytes, want, { sizes: (len) => chunkCycles(len, 6), numRuns: 10, fixed: [[1, 2, 3, 4093]] });
     }
   });
 });

@@ -1,11 +1,14 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { batchFrom } from '../../src/events/batch.js';
-import { DecodeError } from '../../src/events/decode-error.js';
 import { Evt3Decoder, Evt3Encoder, encodeEvt3 } from '../../src/events/evt3.js';
-import { columnDigests, decodeChunked, eventAt, toRows } from '../helpers/events.js';
-import { describeWithFixtures, loadManifest, sharedFixture } from '../helpers/fixtures.js';
+import { chunkCycles } from '../helpers/chunk-sizes.js';
+import { concatBytes } from '../helpers/concat-bytes.js';
+import { decodeErrorOf } from '../helpers/decode-error-of.js';
+import { columnDigests, decodeChunked, toRows } from '../helpers/events.js';
+import { expectOnlyDecodeErrors } from '../helpers/expect-only-decode-errors.js';
+import { describeManifestFixture } from '../helpers/manifest-fixture.js';
+import { withPropheseeHeader } from '../helpers/with-prophesee-header.js';
 
 const Y = (y: number) => y;
 const EM = (y: number) => 0x1000 | y;
@@ -23,23 +26,7 @@ function words(...ws: number[]): Uint8Array {
   return b;
 }
 
-function withHeader(body: Uint8Array, lines = ['evt 3.0']): Uint8Array {
-  const h = new TextEncoder().encode(lines.map((l) => `% ${l}\n`).join(''));
-  const out = new Uint8Array(h.length + body.length);
-  out.set(h);
-  out.set(body, h.length);
-  return out;
-}
-
-function decodeError(f: () => unknown): DecodeError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof DecodeError) return e;
-    throw e;
-  }
-  throw new Error('expected a DecodeError');
-}
+const withHeader = (body: Uint8Array, lines = ['evt 3.0']): Uint8Array => withPropheseeHeader(body, lines);
 
 const rows = (...ws: number[]) => toRows(decodeChunked(new Evt3Decoder(), words(...ws)));
 
@@ -106,14 +93,14 @@ describe('Evt3Decoder', () => {
     const dec = new Evt3Decoder();
     const first = dec.write(words(TH(0), Y(0), X(9, 1), VB(0, 0), V12(1), V12(0)));
     expect(toRows(first)).toEqual([[0, 9, 0, 1]]);
-    const e = decodeError(() => dec.end());
+    const e = decodeErrorOf(() => dec.end());
     expect(e.code).toBe('TRUNCATED');
     expect(e.offset).toBe(8);
     expect(e.reason).toMatch(/vector/);
   });
 
   it('in strict mode rejects reserved word types, delivering the events decoded before', () => {
-    const e = decodeError(() => new Evt3Decoder({ strict: true }).write(words(TH(0), Y(0), X(1, 0), 0x9000, X(2, 0))));
+    const e = decodeErrorOf(() => new Evt3Decoder({ strict: true }).write(words(TH(0), Y(0), X(1, 0), 0x9000, X(2, 0))));
     expect(e.code).toBe('CORRUPT');
     expect(e.offset).toBe(6);
     expect(toRows(e.events)).toEqual([[0, 1, 0, 0]]);
@@ -121,8 +108,8 @@ describe('Evt3Decoder', () => {
   });
 
   it('rejects a header that declares another encoding', () => {
-    expect(decodeError(() => new Evt3Decoder().write(withHeader(words(TH(0)), ['evt 2.0']))).code).toBe('BAD_MAGIC');
-    expect(decodeError(() => new Evt3Decoder().write(withHeader(words(TH(0)), ['Data file containing CD events', 'Version 2']))).code).toBe('BAD_MAGIC');
+    expect(decodeErrorOf(() => new Evt3Decoder().write(withHeader(words(TH(0)), ['evt 2.0']))).code).toBe('BAD_MAGIC');
+    expect(decodeErrorOf(() => new Evt3Decoder().write(withHeader(words(TH(0)), ['Data file containing CD events', 'Version 2']))).code).toBe('BAD_MAGIC');
   });
 
   it('round-trips encodeEvt3 for any valid events, any geometry and any chunking', () => {
@@ -174,13 +161,7 @@ describe('Evt3Decoder', () => {
     const a = batchFrom({ t: [10, 5000], x: [1, 2], y: [3, 4], p: [0, 1] });
     const b = batchFrom({ t: [5000, 2 ** 24 + 3], x: [5, 6], y: [4, 4], p: [1, 0] });
     const enc = new Evt3Encoder({ width: 64, height: 64 });
-    const bytes = [enc.write(a), enc.write(b), enc.end()];
-    const all = new Uint8Array(bytes.reduce((s, x) => s + x.length, 0));
-    let o = 0;
-    for (const x of bytes) {
-      all.set(x, o);
-      o += x.length;
-    }
+    const all = concatBytes(enc.write(a), enc.write(b), enc.end());
     expect(toRows(decodeChunked(new Evt3Decoder(), all))).toEqual([...toRows(a), ...toRows(b)]);
   });
 
@@ -195,62 +176,36 @@ describe('Evt3Decoder', () => {
   });
 
   it('never throws anything but a DecodeError on random bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), fc.boolean(), fc.integer({ min: 1, max: 50 }), (bytes, header, size) => {
-      const input = header ? withHeader(bytes, ['evt 3.0', 'geometry 64x32']) : bytes;
-      try {
-        decodeChunked(new Evt3Decoder({ strict: size % 2 === 0 }), input, [size]);
-      } catch (e) {
-        expect(e).toBeInstanceOf(DecodeError);
-      }
-    }), { numRuns: 300 });
+    expectOnlyDecodeErrors({
+      makeDecoder: (strict) => new Evt3Decoder({ strict }), header: withHeader(new Uint8Array(0), ['evt 3.0', 'geometry 64x32']), maxLength: 300, maxChunk: 50,
+    });
   });
 });
 
 
-/**
- * Chunk-size cycles for a whole file: sizes log-uniform between 1 byte and the whole file, plus
- * one chunk of at least 4 KiB per cycle so a 2 MB file never needs millions of writes.
- */
-function chunkCycles(len: number, maxLength: number): fc.Arbitrary<number[]> {
-  const size = fc.double({ min: 0, max: Math.log2(len), noNaN: true }).map((e) => Math.max(1, Math.floor(2 ** e)));
-  return fc.tuple(fc.array(size, { minLength: 1, maxLength }), fc.integer({ min: Math.min(4096, len), max: len }))
-    .map(([sizes, big]) => [...sizes, big]);
-}
-
 const REL = 'events/expelliarmus/evt3_sample.raw';
-describeWithFixtures('Evt3Decoder on the real EVT 3.0 sample', [REL], () => {
-  const m = loadManifest()['expelliarmus/evt3_sample.raw'];
-  const bytes = new Uint8Array(readFileSync(sharedFixture(REL)));
-
-  it('matches MANIFEST count, first/last events, column digests and the true time span', () => {
-    const dec = new Evt3Decoder();
-    const b = decodeChunked(dec, bytes, [65536]);
-    expect(b.t.length).toBe(m.n_events);
-    expect([0, 1, 2, 3, 4].map((i) => eventAt(b, i))).toEqual(m.first5);
-    const n = b.t.length;
-    expect([n - 3, n - 2, n - 1].map((i) => eventAt(b, i))).toEqual(m.last3);
-    expect(columnDigests(b)).toEqual(m.column_sha256);
-    expect([b.t[0], b.t[n - 1]]).toEqual([11_718_656, 11_727_457]);
-    // No geometry line: the size comes from the Gen4.1 plugin name.
-    expect([dec.info.width, dec.info.height]).toEqual([1280, 720]);
-    expect(dec.info.details.geometrySource).toBe('plugin');
-  });
-
-  it('gives identical output for random chunk sizes and misaligned chunks', () => {
-    const whole = columnDigests(decodeChunked(new Evt3Decoder(), bytes));
-    fc.assert(fc.property(chunkCycles(bytes.length, 8), (sizes) => {
-      expect(columnDigests(decodeChunked(new Evt3Decoder(), bytes, sizes))).toEqual(whole);
-    }), { numRuns: 20 });
-    expect(columnDigests(decodeChunked(new Evt3Decoder(), bytes, [1, 2, 3, 4093]))).toEqual(whole);
-    const odd = new Uint8Array(bytes.length + 1).subarray(1);
-    odd.set(bytes);
-    expect(columnDigests(decodeChunked(new Evt3Decoder(), odd, [65536]))).toEqual(whole);
-  });
-
-  it('re-encodes to a smaller file that decodes to the same events', () => {
-    const b = decodeChunked(new Evt3Decoder(), bytes);
-    const enc = encodeEvt3(b, { width: 1280, height: 720 });
-    expect(enc.length).toBeLessThan(bytes.length);
-    expect(columnDigests(decodeChunked(new Evt3Decoder(), enc, [65536]))).toEqual(columnDigests(b));
-  });
+describeManifestFixture(REL, () => new Evt3Decoder(), {
+  name: 'Evt3Decoder on the real EVT 3.0 sample',
+  manifest: {
+    title: 'matches MANIFEST count, first/last events, column digests and the true time span',
+    sizes: [65536],
+    extra: ({ b, dec }) => {
+      expect([b.t[0], b.t[b.t.length - 1]]).toEqual([11_718_656, 11_727_457]);
+      // No geometry line: the size comes from the Gen4.1 plugin name.
+      expect([dec.info.width, dec.info.height]).toEqual([1280, 720]);
+      expect(dec.info.details.geometrySource).toBe('plugin');
+    },
+  },
+  chunking: {
+    title: 'gives identical output for random chunk sizes and misaligned chunks',
+    sizes: (len) => chunkCycles(len, 8), numRuns: 20, fixed: [[1, 2, 3, 4093]], misaligned: { skew: 1, sizes: [65536] },
+  },
+  more: ({ bytes }) => {
+    it('re-encodes to a smaller file that decodes to the same events', () => {
+      const b = decodeChunked(new Evt3Decoder(), bytes);
+      const enc = encodeEvt3(b, { width: 1280, height: 720 });
+      expect(enc.length).toBeLessThan(bytes.length);
+      expect(columnDigests(decodeChunked(new Evt3Decoder(), enc, [65536]))).toEqual(columnDigests(b));
+    });
+  },
 });
