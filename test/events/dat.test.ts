@@ -1,11 +1,12 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { batchFrom } from '../../src/events/batch.js';
 import { DatDecoder, encodeDat } from '../../src/events/dat.js';
-import { DecodeError } from '../../src/events/decode-error.js';
-import { columnDigests, decodeChunked, eventAt, toRows } from '../helpers/events.js';
-import { describeWithFixtures, loadManifest, sharedFixture } from '../helpers/fixtures.js';
+import { chunkCycles } from '../helpers/chunk-sizes.js';
+import { decodeErrorOf } from '../helpers/decode-error-of.js';
+import { columnDigests, decodeChunked, toRows } from '../helpers/events.js';
+import { expectOnlyDecodeErrors } from '../helpers/expect-only-decode-errors.js';
+import { describeManifestFixture } from '../helpers/manifest-fixture.js';
 
 /** A DAT stream: header lines, then [type, size] when given, then (ts, word) records. */
 function dat(lines: string[], preamble: number[] | null, records: Array<[number, number]>): Uint8Array {
@@ -24,16 +25,6 @@ function dat(lines: string[], preamble: number[] | null, records: Array<[number,
 
 const v2 = (x: number, y: number, p: number) => x | (y << 14) | (p << 28);
 const v1 = (x: number, y: number, p: number) => x | (y << 9) | (p << 17);
-
-function decodeError(f: () => unknown): DecodeError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof DecodeError) return e;
-    throw e;
-  }
-  throw new Error('expected a DecodeError');
-}
 
 describe('DatDecoder', () => {
   it('decodes version 2 addresses (14-bit x and y, polarity bit 28) and reads Width/Height', () => {
@@ -68,40 +59,40 @@ describe('DatDecoder', () => {
   it('rejects non-CD event types and sizes other than 8 at the preamble offset', () => {
     const lines = ['Version 2'];
     const head = 12;
-    const trig = decodeError(() => decodeChunked(new DatDecoder(), dat(lines, [0x0e, 8], [])));
+    const trig = decodeErrorOf(() => decodeChunked(new DatDecoder(), dat(lines, [0x0e, 8], [])));
     expect(trig.code).toBe('UNSUPPORTED');
     expect(trig.offset).toBe(head);
-    expect(decodeError(() => decodeChunked(new DatDecoder(), dat(lines, [0x05, 8], []))).code).toBe('UNSUPPORTED');
-    const size = decodeError(() => decodeChunked(new DatDecoder(), dat(lines, [0x00, 4], [])));
+    expect(decodeErrorOf(() => decodeChunked(new DatDecoder(), dat(lines, [0x05, 8], []))).code).toBe('UNSUPPORTED');
+    const size = decodeErrorOf(() => decodeChunked(new DatDecoder(), dat(lines, [0x00, 4], [])));
     expect(size.code).toBe('BAD_HEADER');
     expect(size.offset).toBe(head + 1);
   });
 
   it('requires a header unless told otherwise; a headerless stream has no type/size bytes', () => {
     const body = dat([], null, [[1, v2(1, 2, 1)]]);
-    const e = decodeError(() => decodeChunked(new DatDecoder(), body));
+    const e = decodeErrorOf(() => decodeChunked(new DatDecoder(), body));
     expect(e.code).toBe('BAD_MAGIC');
     expect(e.offset).toBe(0);
     expect(toRows(decodeChunked(new DatDecoder({ requireHeader: false, version: 2 }), body))).toEqual([[1, 1, 2, 1]]);
-    expect(decodeError(() => new DatDecoder().end()).code).toBe('TRUNCATED');
+    expect(decodeErrorOf(() => new DatDecoder().end()).code).toBe('TRUNCATED');
   });
 
   it('reports truncation inside a record, inside the preamble and inside the header', () => {
     const full = dat(['Version 2'], [0, 8], [[1, v2(1, 1, 1)], [2, v2(2, 2, 0)]]);
     const dec = new DatDecoder();
     expect(dec.write(full.subarray(0, full.length - 3)).t.length).toBe(1);
-    const e = decodeError(() => dec.end());
+    const e = decodeErrorOf(() => dec.end());
     expect(e.code).toBe('TRUNCATED');
     expect(e.offset).toBe(full.length - 8);
-    expect(decodeError(() => decodeChunked(new DatDecoder(), full.subarray(0, 13))).code).toBe('TRUNCATED');
-    expect(decodeError(() => decodeChunked(new DatDecoder(), full.subarray(0, 12))).code).toBe('TRUNCATED');
-    const mid = decodeError(() => decodeChunked(new DatDecoder(), full.subarray(0, 5)));
+    expect(decodeErrorOf(() => decodeChunked(new DatDecoder(), full.subarray(0, 13))).code).toBe('TRUNCATED');
+    expect(decodeErrorOf(() => decodeChunked(new DatDecoder(), full.subarray(0, 12))).code).toBe('TRUNCATED');
+    const mid = decodeErrorOf(() => decodeChunked(new DatDecoder(), full.subarray(0, 5)));
     expect(mid.code).toBe('TRUNCATED');
     expect(mid.offset).toBe(0);
   });
 
   it('rejects a RAW header', () => {
-    expect(decodeError(() => decodeChunked(new DatDecoder(), dat(['evt 3.0'], [0, 8], []))).code).toBe('BAD_MAGIC');
+    expect(decodeErrorOf(() => decodeChunked(new DatDecoder(), dat(['evt 3.0'], [0, 8], []))).code).toBe('BAD_MAGIC');
   });
 
   it('round-trips encodeDat in both layouts, across timestamp wraps, for any chunking', () => {
@@ -133,61 +124,34 @@ describe('DatDecoder', () => {
   });
 
   it('never throws anything but a DecodeError on random bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), fc.boolean(), fc.integer({ min: 1, max: 40 }), (bytes, header, size) => {
-      const input = header ? dat(['Version 2'], null, []) : new Uint8Array(0);
-      const all = new Uint8Array(input.length + bytes.length);
-      all.set(input);
-      all.set(bytes, input.length);
-      try {
-        decodeChunked(new DatDecoder({ requireHeader: size % 2 === 0 }), all, [size]);
-      } catch (e) {
-        expect(e).toBeInstanceOf(DecodeError);
-      }
-    }), { numRuns: 300 });
+    expectOnlyDecodeErrors({
+      makeDecoder: (requireHeader) => new DatDecoder({ requireHeader }), header: dat(['Version 2'], null, []), maxLength: 200, maxChunk: 40,
+    });
   });
 });
 
 
-/**
- * Chunk-size cycles for a whole file: sizes log-uniform between 1 byte and the whole file, plus
- * one chunk of at least 4 KiB per cycle so a 2 MB file never needs millions of writes.
- */
-function chunkCycles(len: number, maxLength: number): fc.Arbitrary<number[]> {
-  const size = fc.double({ min: 0, max: Math.log2(len), noNaN: true }).map((e) => Math.max(1, Math.floor(2 ** e)));
-  return fc.tuple(fc.array(size, { minLength: 1, maxLength }), fc.integer({ min: Math.min(4096, len), max: len }))
-    .map(([sizes, big]) => [...sizes, big]);
-}
-
 const REL = 'events/tonic/sample_ncars.dat';
-describeWithFixtures('DatDecoder on the real N-CARS sample', [REL], () => {
-  const m = loadManifest()['tonic/sample_ncars.dat'];
-  const bytes = new Uint8Array(readFileSync(sharedFixture(REL)));
-
-  it('matches MANIFEST count and first/last events; the header has no geometry', () => {
-    const dec = new DatDecoder();
-    const b = decodeChunked(dec, bytes);
-    expect(b.t.length).toBe(m.n_events);
-    expect([0, 1, 2, 3, 4].map((i) => eventAt(b, i))).toEqual(m.first5);
-    const n = b.t.length;
-    expect([n - 3, n - 2, n - 1].map((i) => eventAt(b, i))).toEqual(m.last3);
-    expect(dec.info.width).toBeUndefined();
-    expect(dec.info.details.geometrySource).toBe('none');
-    expect(dec.info.headerLines).toEqual(m.header?.map((l) => l.replace(/^% /, '')));
-  });
-
-  it('gives identical output for any chunk sizes, including 1 byte, and misaligned chunks', () => {
-    const whole = columnDigests(decodeChunked(new DatDecoder(), bytes));
-    fc.assert(fc.property(chunkCycles(bytes.length, 8), (sizes) => {
-      expect(columnDigests(decodeChunked(new DatDecoder(), bytes, sizes))).toEqual(whole);
-    }), { numRuns: 50 });
-    expect(columnDigests(decodeChunked(new DatDecoder(), bytes, [1]))).toEqual(whole);
-    const odd = new Uint8Array(bytes.length + 3).subarray(3);
-    odd.set(bytes);
-    expect(columnDigests(decodeChunked(new DatDecoder(), odd, [1000]))).toEqual(whole);
-  });
-
-  it('re-encodes to a file that decodes to the same events', () => {
-    const b = decodeChunked(new DatDecoder(), bytes);
-    expect(columnDigests(decodeChunked(new DatDecoder(), encodeDat(b)))).toEqual(columnDigests(b));
-  });
+describeManifestFixture(REL, () => new DatDecoder(), {
+  name: 'DatDecoder on the real N-CARS sample',
+  manifest: {
+    // MANIFEST lists no column digests for this file.
+    title: 'matches MANIFEST count and first/last events; the header has no geometry',
+    digests: false,
+    extra: ({ dec, m }) => {
+      expect(dec.info.width).toBeUndefined();
+      expect(dec.info.details.geometrySource).toBe('none');
+      expect(dec.info.headerLines).toEqual(m.header?.map((l) => l.replace(/^% /, '')));
+    },
+  },
+  chunking: {
+    title: 'gives identical output for any chunk sizes, including 1 byte, and misaligned chunks',
+    sizes: (len) => chunkCycles(len, 8), numRuns: 50, fixed: [[1]], misaligned: { skew: 3, sizes: [1000] },
+  },
+  more: ({ bytes }) => {
+    it('re-encodes to a file that decodes to the same events', () => {
+      const b = decodeChunked(new DatDecoder(), bytes);
+      expect(columnDigests(decodeChunked(new DatDecoder(), encodeDat(b)))).toEqual(columnDigests(b));
+    });
+  },
 });
