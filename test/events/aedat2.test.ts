@@ -3,9 +3,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Aedat2Decoder, aedat2ChipFromClass, encodeAedat2, type Aedat2Chip, type Dvs128Convention } from '../../src/events/aedat2.js';
 import { batchFrom, concatBatches, type EventBatch } from '../../src/events/batch.js';
-import { DecodeError } from '../../src/events/decode-error.js';
-import { columnDigests, decodeChunked, eventAt, toRows } from '../helpers/events.js';
+import { uniformChunkSizes } from '../helpers/chunk-sizes.js';
+import { decodeErrorOf } from '../helpers/decode-error-of.js';
+import { columnDigests, decodeChunked, toRows } from '../helpers/events.js';
+import { expectOnlyDecodeErrors } from '../helpers/expect-only-decode-errors.js';
 import { describeWithFixtures, loadManifest, sharedFixture } from '../helpers/fixtures.js';
+import { itDecodesAnyChunking, itMatchesManifest } from '../helpers/manifest-fixture.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -22,16 +25,6 @@ function file(header: string[], words: Array<[number, number]>, recordBytes = 8)
     o += recordBytes;
   }
   return out;
-}
-
-function errorOf(f: () => unknown): DecodeError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DecodeError);
-    return e as DecodeError;
-  }
-  throw new Error('expected a DecodeError');
 }
 
 const V2 = ['!AER-DAT2.0'];
@@ -122,12 +115,12 @@ describe('Aedat2Decoder, DAVIS addresses', () => {
 
   it('refuses an unknown chip class unless the chip option chooses a layout', () => {
     const b = file([...V2, ' AEChip: eu.seebetter.ini.chips.davis.Davis640'], [[0, 1]]);
-    expect(errorOf(() => decodeChunked(new Aedat2Decoder(), b)).code).toBe('UNSUPPORTED');
+    expect(decodeErrorOf(() => decodeChunked(new Aedat2Decoder(), b)).code).toBe('UNSUPPORTED');
     const headerOnly = new Aedat2Decoder();
     headerOnly.write(enc('#!AER-DAT2.0\r\n# AEChip: Davis640\r\n'));
-    const e = errorOf(() => headerOnly.end());
+    const e = decodeErrorOf(() => headerOnly.end());
     expect(e.code).toBe('UNSUPPORTED');
-    expect(errorOf(() => headerOnly.end())).toBe(e); // stays failed
+    expect(decodeErrorOf(() => headerOnly.end())).toBe(e); // stays failed
     const dec = new Aedat2Decoder({ chip: 'DAVIS346' });
     expect(toRows(decodeChunked(dec, b))).toEqual([[1, 345, 0, 0]]);
   });
@@ -135,43 +128,37 @@ describe('Aedat2Decoder, DAVIS addresses', () => {
 
 describe('Aedat2Decoder on bad input', () => {
   it('rejects a wrong magic at the first differing byte', () => {
-    const e = errorOf(() => new Aedat2Decoder().write(enc('#!AER-DAX2.0\r\n')));
+    const e = decodeErrorOf(() => new Aedat2Decoder().write(enc('#!AER-DAX2.0\r\n')));
     expect(e.code).toBe('BAD_MAGIC');
     expect(e.offset).toBe(8);
-    expect(errorOf(() => new Aedat2Decoder().write(Uint8Array.from([0, 1, 2]))).offset).toBe(0);
-    expect(errorOf(() => new Aedat2Decoder().write(enc('#!AER-DAT3.1\r\n'))).code).toBe('BAD_MAGIC');
+    expect(decodeErrorOf(() => new Aedat2Decoder().write(Uint8Array.from([0, 1, 2]))).offset).toBe(0);
+    expect(decodeErrorOf(() => new Aedat2Decoder().write(enc('#!AER-DAT3.1\r\n'))).code).toBe('BAD_MAGIC');
   });
 
   it('reports input that ends inside the version line, a header line or a record', () => {
-    expect(errorOf(() => decodeChunked(new Aedat2Decoder(), new Uint8Array(0))).code).toBe('TRUNCATED');
-    expect(errorOf(() => decodeChunked(new Aedat2Decoder(), enc('#!AER-DA'))).code).toBe('TRUNCATED');
-    expect(errorOf(() => decodeChunked(new Aedat2Decoder(), enc('#!AER-DAT2.0\r\n# half a li'))).code).toBe('TRUNCATED');
+    expect(decodeErrorOf(() => decodeChunked(new Aedat2Decoder(), new Uint8Array(0))).code).toBe('TRUNCATED');
+    expect(decodeErrorOf(() => decodeChunked(new Aedat2Decoder(), enc('#!AER-DA'))).code).toBe('TRUNCATED');
+    expect(decodeErrorOf(() => decodeChunked(new Aedat2Decoder(), enc('#!AER-DAT2.0\r\n# half a li'))).code).toBe('TRUNCATED');
     const b = file(V2, [[dvs128(1, 1, 1), 5], [dvs128(2, 2, 1), 6]]);
     const dec = new Aedat2Decoder();
     const first = dec.write(b.subarray(0, b.length - 3));
     expect(toRows(first)).toEqual([[5, 126, 1, 0]]);
-    const e = errorOf(() => dec.end());
+    const e = decodeErrorOf(() => dec.end());
     expect(e.code).toBe('TRUNCATED');
     expect(e.offset).toBe(b.length - 8);
-    expect(errorOf(() => dec.write(new Uint8Array(1)))).toBe(e); // stays failed
+    expect(decodeErrorOf(() => dec.write(new Uint8Array(1)))).toBe(e); // stays failed
   });
 
   it('rejects a header larger than the limit', () => {
     const dec = new Aedat2Decoder({ limits: { maxHeaderBytes: 100 } });
-    expect(errorOf(() => dec.write(enc(`#!AER-DAT2.0\r\n#${'x'.repeat(200)}\r\n`))).code).toBe('TOO_LARGE');
+    expect(decodeErrorOf(() => dec.write(enc(`#!AER-DAT2.0\r\n#${'x'.repeat(200)}\r\n`))).code).toBe('TOO_LARGE');
   });
 
   it('never throws anything but a DecodeError on random bytes, with or without a valid header', () => {
-    const header = enc('#!AER-DAT2.0\r\n# AEChip: DAVIS346B\r\n');
-    fc.assert(fc.property(fc.boolean(), fc.uint8Array({ maxLength: 300 }), fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 4 }), (withHeader, body, sizes) => {
-      const bytes = withHeader ? Uint8Array.from([...header, ...body]) : body;
-      try {
-        const b = decodeChunked(new Aedat2Decoder(), bytes, sizes);
-        expect(b.t.length).toBeLessThanOrEqual(Math.floor(body.length / 8));
-      } catch (e) {
-        expect(e).toBeInstanceOf(DecodeError);
-      }
-    }), { numRuns: 300 });
+    expectOnlyDecodeErrors({
+      makeDecoder: () => new Aedat2Decoder(), header: enc('#!AER-DAT2.0\r\n# AEChip: DAVIS346B\r\n'), maxLength: 300, maxChunk: 64, maxChunks: 4,
+      maxEvents: (_input, body) => Math.floor(body.length / 8),
+    });
   });
 });
 
@@ -238,26 +225,21 @@ describeWithFixtures('Aedat2Decoder on the real jAER recordings', AER.map((f) =>
     const m = manifest[rel];
     const bytes = new Uint8Array(readFileSync(sharedFixture(`events/${rel}`)));
 
-    it(`${rel}: matches MANIFEST count, first/last events and column digests`, () => {
-      const dec = new Aedat2Decoder();
-      const b = decodeChunked(dec, bytes, [65536]);
-      expect(b.t.length).toBe(m.n_events);
-      expect([0, 1, 2, 3, 4].map((i) => eventAt(b, i))).toEqual(m.first5);
-      const n = b.t.length;
-      expect([n - 3, n - 2, n - 1].map((i) => eventAt(b, i))).toEqual(m.last3);
-      expect(columnDigests(b)).toEqual(m.column_sha256);
-      expect(dec.info.skippedWords).toBe(m.skipped_words ?? 0);
-      expect(dec.info.events).toBe(n);
-      expect(dec.info.bytes).toBe(bytes.length);
+    itMatchesManifest(() => new Aedat2Decoder(), bytes, m, {
+      title: `${rel}: matches MANIFEST count, first/last events and column digests`,
+      sizes: [65536],
+      extra: ({ b, dec }) => {
+        expect(dec.info.skippedWords).toBe(m.skipped_words ?? 0);
+        expect(dec.info.events).toBe(b.t.length);
+        expect(dec.info.bytes).toBe(bytes.length);
+      },
     });
 
-    it(`${rel}: gives identical output for random chunk sizes`, () => {
-      const whole = columnDigests(decodeChunked(new Aedat2Decoder(), bytes));
+    itDecodesAnyChunking(() => new Aedat2Decoder(), bytes, {
+      title: `${rel}: gives identical output for random chunk sizes`,
       // Tiny chunks of the 2.4 MB file cost seconds; one-byte feeding is tested on a small file below.
-      const min = bytes.length > 1_000_000 ? 256 : 1;
-      fc.assert(fc.property(fc.array(fc.integer({ min, max: bytes.length }), { minLength: 1, maxLength: 8 }), (sizes) => {
-        expect(columnDigests(decodeChunked(new Aedat2Decoder(), bytes, sizes))).toEqual(whole);
-      }), { numRuns: 10 });
+      sizes: (len) => uniformChunkSizes(len > 1_000_000 ? 256 : 1, len, 8),
+      numRuns: 10,
     });
   }
 

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { compress as lz4Compress, decompress as lz4jsDecompress } from 'lz4js';
 import { describe, expect, it } from 'vitest';
@@ -10,8 +9,11 @@ import { parseInfoNode } from '../../src/events/aedat4/info-node.js';
 import { decompressZstdFrame } from '../../src/events/aedat4/zstd-frame.js';
 import { allocBatch, batchFrom, concatBatches, type EventBatch } from '../../src/events/batch.js';
 import { DecodeError } from '../../src/events/decode-error.js';
-import { columnDigests, decodeChunked, eventAt, toRows } from '../helpers/events.js';
-import { describeWithFixtures, loadManifest, sharedFixture } from '../helpers/fixtures.js';
+import { uniformChunkSizes } from '../helpers/chunk-sizes.js';
+import { decodeErrorOf } from '../helpers/decode-error-of.js';
+import { columnDigests, decodeChunked, toRows } from '../helpers/events.js';
+import { expectOnlyDecodeErrors } from '../helpers/expect-only-decode-errors.js';
+import { describeManifestFixture } from '../helpers/manifest-fixture.js';
 import { compressPayload, eventPacketBytes, ioHeaderBytes, writeAedat4, zstdStored, type WriterCompression } from '../helpers/aedat4-writer.js';
 
 const STREAMS = [{ id: 0, type: 'EVTS', sizeX: 346, sizeY: 260 }, { id: 2, type: 'IMUS' }];
@@ -52,16 +54,6 @@ function hasZeroOffset(frame: Uint8Array): boolean {
     if ((token & 15) === 15) while (s < end && frame[s++] === 255);
   }
   return false;
-}
-
-function errorOf(f: () => unknown): DecodeError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DecodeError);
-    return e as DecodeError;
-  }
-  throw new Error('expected a DecodeError');
 }
 
 /** Decodes until the error; returns every event delivered (by write() results and the error). */
@@ -284,7 +276,7 @@ describe('Aedat4Decoder on written files', () => {
     const dec = new Aedat4Decoder({ streamId: 4 });
     expect(toRows(decodeChunked(dec, f.bytes))).toEqual(toRows(B));
     expect([dec.info.width, dec.info.height, dec.info.skippedPackets]).toEqual([640, 480, 1]);
-    expect(errorOf(() => decodeChunked(new Aedat4Decoder({ streamId: 2 }), f.bytes)).code).toBe('BAD_HEADER');
+    expect(decodeErrorOf(() => decodeChunked(new Aedat4Decoder({ streamId: 2 }), f.bytes)).code).toBe('BAD_HEADER');
   });
 });
 
@@ -382,27 +374,27 @@ describe('Aedat4Decoder on bad input', () => {
   });
 
   it('rejects a wrong magic, a bad IOHeader and an unknown compression', () => {
-    const e = errorOf(() => new Aedat4Decoder().write(new TextEncoder().encode('#!AER-DAT3.1\r\n')));
+    const e = decodeErrorOf(() => new Aedat4Decoder().write(new TextEncoder().encode('#!AER-DAT3.1\r\n')));
     expect([e.code, e.offset]).toEqual(['BAD_MAGIC', 9]);
     const f = good('LZ4');
     const badHeader = f.bytes.slice();
     badHeader.set(new TextEncoder().encode('XXXX'), 14 + 4 + 4); // the "IOHE" identifier
-    expect(errorOf(() => decodeChunked(new Aedat4Decoder(), badHeader)).code).toBe('BAD_HEADER');
+    expect(decodeErrorOf(() => decodeChunked(new Aedat4Decoder(), badHeader)).code).toBe('BAD_HEADER');
     const magic = new TextEncoder().encode('#!AER-DAT4.0\r\n');
     const unknown = Uint8Array.from([...magic, ...ioHeaderBytes(9, -1, '')]);
-    expect(errorOf(() => decodeChunked(new Aedat4Decoder(), unknown)).code).toBe('UNSUPPORTED');
+    expect(decodeErrorOf(() => decodeChunked(new Aedat4Decoder(), unknown)).code).toBe('UNSUPPORTED');
   });
 
   it('bounds the IOHeader, packet and decompressed sizes by the limits', () => {
     const f = good('LZ4');
-    expect(errorOf(() => decodeChunked(new Aedat4Decoder({ limits: { maxHeaderBytes: 100 } }), f.bytes)).code).toBe('TOO_LARGE');
+    expect(decodeErrorOf(() => decodeChunked(new Aedat4Decoder({ limits: { maxHeaderBytes: 100 } }), f.bytes)).code).toBe('TOO_LARGE');
     const huge = withSize(f.bytes, f.packetOffsets[0], 0x7fffffff);
-    expect(errorOf(() => decodeChunked(new Aedat4Decoder(), huge)).code).toBe('TOO_LARGE');
+    expect(decodeErrorOf(() => decodeChunked(new Aedat4Decoder(), huge)).code).toBe('TOO_LARGE');
     // A 4 MiB block-size frame may decompress to 4 MiB: over a 1 MiB limit before any work.
     const frame = lz4Compress(eventPacketBytes(A));
     frame[5] = 0x70;
     const big = writeAedat4({ compression: 'LZ4', streams: STREAMS, packets: [{ streamId: 0, payload: frame }] });
-    expect(errorOf(() => decodeChunked(new Aedat4Decoder({ limits: { maxPacketBytes: 1 << 20 } }), big.bytes)).code).toBe('TOO_LARGE');
+    expect(decodeErrorOf(() => decodeChunked(new Aedat4Decoder({ limits: { maxPacketBytes: 1 << 20 } }), big.bytes)).code).toBe('TOO_LARGE');
     expect(toRows(decodeChunked(new Aedat4Decoder(), big.bytes))).toEqual(toRows(A));
   });
 
@@ -413,81 +405,64 @@ describe('Aedat4Decoder on bad input', () => {
       expect(r.error.code).toBe('TRUNCATED');
       expect(r.error.offset).toBe(offset);
     }
-    expect(errorOf(() => decodeChunked(new Aedat4Decoder(), new Uint8Array(0))).code).toBe('TRUNCATED');
+    expect(decodeErrorOf(() => decodeChunked(new Aedat4Decoder(), new Uint8Array(0))).code).toBe('TRUNCATED');
   });
 
   it('never throws anything but a DecodeError on random bytes, with or without a valid file header', () => {
     const head = good('LZ4').bytes.subarray(0, good('LZ4').headerEnd);
-    fc.assert(fc.property(fc.boolean(), fc.uint8Array({ maxLength: 400 }), fc.array(fc.integer({ min: 1, max: 97 }), { minLength: 1, maxLength: 3 }), (withHeader, body, sizes) => {
-      try {
-        decodeChunked(new Aedat4Decoder(), withHeader ? Uint8Array.from([...head, ...body]) : body, sizes);
-      } catch (e) {
-        expect(e).toBeInstanceOf(DecodeError);
-      }
-    }), { numRuns: 300 });
+    expectOnlyDecodeErrors({ makeDecoder: () => new Aedat4Decoder(), header: head, maxLength: 400, maxChunk: 97, maxChunks: 3 });
   });
 
   it('stays failed after an error', () => {
     const dec = new Aedat4Decoder();
-    const e = errorOf(() => dec.write(Uint8Array.of(1)));
-    expect(errorOf(() => dec.write(Uint8Array.of(2)))).toBe(e);
-    expect(errorOf(() => dec.end())).toBe(e);
+    const e = decodeErrorOf(() => dec.write(Uint8Array.of(1)));
+    expect(decodeErrorOf(() => dec.write(Uint8Array.of(2)))).toBe(e);
+    expect(decodeErrorOf(() => dec.end())).toBe(e);
   });
 });
 
 const SAMPLE = 'events/tonic/sample.aedat4';
-describeWithFixtures('Aedat4Decoder on the real DVXplorer recording', [SAMPLE], () => {
-  const m = loadManifest()['tonic/sample.aedat4'];
-  const bytes = new Uint8Array(readFileSync(sharedFixture(SAMPLE)));
+describeManifestFixture(SAMPLE, () => new Aedat4Decoder(), {
+  name: 'Aedat4Decoder on the real DVXplorer recording',
+  manifest: {
+    title: 'matches MANIFEST count (111,954, not tonic\'s 118,651), first/last events and column digests',
+    sizes: [65536],
+    extra: ({ dec, bytes }) => {
+      expect([dec.info.width, dec.info.height]).toEqual([320, 240]);
+      expect(dec.info.details.compression).toBe('LZ4');
+      expect(dec.info.skippedPackets).toBe(59); // the IMU stream's packets
+      expect(dec.info.bytes).toBe(bytes.length);
+    },
+  },
+  // Sizes from 16 up keep this fast; single bytes are fed once after them.
+  chunking: { sizes: (len) => uniformChunkSizes(16, len, 8), numRuns: 15, fixed: [[1]] },
+  more: ({ bytes, m }) => {
+    it('decodes the recording identically right after another decoder met a corrupt LZ4 packet', () => {
+      const broken = bytes.slice();
+      const dv = new DataView(broken.buffer);
+      const first = 14 + 4 + dv.getInt32(14, true);
+      broken.fill(0xff, first + 8 + 11, first + 8 + dv.getInt32(first + 4, true) - 4);
+      expect(decodeUntilError(broken, 65536).error.code).toBe('CORRUPT');
+      expect(columnDigests(decodeChunked(new Aedat4Decoder(), bytes, [65536]))).toEqual(m.column_sha256);
+    });
 
-  it('matches MANIFEST count (111,954, not tonic\'s 118,651), first/last events and column digests', () => {
-    const dec = new Aedat4Decoder();
-    const b = decodeChunked(dec, bytes, [65536]);
-    expect(b.t.length).toBe(m.n_events);
-    expect([0, 1, 2, 3, 4].map((i) => eventAt(b, i))).toEqual(m.first5);
-    const n = b.t.length;
-    expect([n - 3, n - 2, n - 1].map((i) => eventAt(b, i))).toEqual(m.last3);
-    expect(columnDigests(b)).toEqual(m.column_sha256);
-    expect([dec.info.width, dec.info.height]).toEqual([320, 240]);
-    expect(dec.info.details.compression).toBe('LZ4');
-    expect(dec.info.skippedPackets).toBe(59); // the IMU stream's packets
-    expect(dec.info.bytes).toBe(bytes.length);
-  });
-
-  it('gives identical output for random chunk sizes', () => {
-    const whole = columnDigests(decodeChunked(new Aedat4Decoder(), bytes));
-    // Sizes from 16 up keep this fast; single bytes are fed once below.
-    fc.assert(fc.property(fc.array(fc.integer({ min: 16, max: bytes.length }), { minLength: 1, maxLength: 8 }), (sizes) => {
-      expect(columnDigests(decodeChunked(new Aedat4Decoder(), bytes, sizes))).toEqual(whole);
-    }), { numRuns: 15 });
-    expect(columnDigests(decodeChunked(new Aedat4Decoder(), bytes, [1]))).toEqual(whole);
-  });
-
-  it('decodes the recording identically right after another decoder met a corrupt LZ4 packet', () => {
-    const broken = bytes.slice();
-    const dv = new DataView(broken.buffer);
-    const first = 14 + 4 + dv.getInt32(14, true);
-    broken.fill(0xff, first + 8 + 11, first + 8 + dv.getInt32(first + 4, true) - 4);
-    expect(decodeUntilError(broken, 65536).error.code).toBe('CORRUPT');
-    expect(columnDigests(decodeChunked(new Aedat4Decoder(), bytes, [65536]))).toEqual(m.column_sha256);
-  });
-
-  it('decompresses every packet of the recording exactly as lz4js and liblz4 do', () => {
-    const w = wasmLz4();
-    const dec = new Aedat4Decoder();
-    decodeChunked(dec, bytes);
-    const dataTable = dec.info.details.dataTablePosition as number;
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    let at = 14 + 4 + dv.getInt32(14, true);
-    let packets = 0;
-    while (at < dataTable) {
-      const size = dv.getInt32(at + 4, true);
-      const payload = bytes.subarray(at + 8, at + 8 + size);
-      expect(Buffer.from(lz4(payload)).equals(Buffer.from(lz4jsDecompress(payload)))).toBe(true);
-      expect(Buffer.from(w.decompress(payload, lz4FrameLayout(payload).bound)!).equals(Buffer.from(lz4(payload)))).toBe(true);
-      at += 8 + size;
-      packets++;
-    }
-    expect(packets).toBe(118);
-  });
+    it('decompresses every packet of the recording exactly as lz4js and liblz4 do', () => {
+      const w = wasmLz4();
+      const dec = new Aedat4Decoder();
+      decodeChunked(dec, bytes);
+      const dataTable = dec.info.details.dataTablePosition as number;
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      let at = 14 + 4 + dv.getInt32(14, true);
+      let packets = 0;
+      while (at < dataTable) {
+        const size = dv.getInt32(at + 4, true);
+        const payload = bytes.subarray(at + 8, at + 8 + size);
+        expect(Buffer.from(lz4(payload)).equals(Buffer.from(lz4jsDecompress(payload)))).toBe(true);
+        expect(Buffer.from(w.decompress(payload, lz4FrameLayout(payload).bound)!).equals(Buffer.from(lz4(payload)))).toBe(true);
+        at += 8 + size;
+        packets++;
+      }
+      expect(packets).toBe(118);
+    });
+  },
 });
