@@ -105,7 +105,23 @@ export interface EventsToBatchOptions {
 // 2^53 - 2^31: any int32 offset from such a t0 is still an exact integer.
 const MAX_T0 = 9007199254740991 - 2147483648;
 
-/** `events` message -> batch (or heartbeat when it has no events). */
+// Typed arrays use the platform's byte order; the wire is little-endian. Every platform Node runs
+// on is little-endian, but a big-endian one still gets correct (slower) DataView reads.
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * `events` message -> batch (or heartbeat when it has no events).
+ *
+ * Hand-written hot path (the largest cost in the server's per-message latency): columns are read
+ * through typed arrays, never per-event DataView calls. The four output columns share one
+ * ArrayBuffer (t | x | y | p): for messages of a few thousand events, allocating four typed
+ * arrays cost more than converting them. An int32 column at a 4-aligned byte offset is viewed in
+ * place; otherwise its bytes are copied once into the upper half of t's own region (aligned) and
+ * widened in place. u16 and u8 columns are copied with one byte-level `set`, whatever their
+ * alignment (the copy is needed anyway: msgpack decoders hand out views of pooled buffers).
+ * Validation is one branch-light pass (max x, max y, OR of p); only when it finds a fault does a
+ * second pass name the first bad event.
+ */
 export function eventsMessageToBatch(msg: EventsMessage, options: EventsToBatchOptions = {}): ClockedBatch {
   const limits = { ...DEFAULT_PROTOCOL_LIMITS, ...(options.limits ?? {}) };
   const n = msg.p.length;
@@ -119,32 +135,64 @@ export function eventsMessageToBatch(msg: EventsMessage, options: EventsToBatchO
     throw new ProtocolError('TOO_LARGE', `events: ${n} events in one message (limit ${limits.maxEventsPerMessage})`);
   }
   if (n === 0) return heartbeat(msg.t0);
-  const t = new Float64Array(n);
-  const x = new Uint16Array(n);
-  const y = new Uint16Array(n);
-  const p = new Uint8Array(n);
-  const t0 = msg.t0;
-  const dt = new DataView(msg.t.buffer, msg.t.byteOffset, msg.t.byteLength);
-  for (let i = 0; i < n; i++) t[i] = t0 + dt.getInt32(i * 4, true);
-  copyU16(msg.x, x);
-  copyU16(msg.y, y);
+  const buf = new ArrayBuffer(13 * n);
+  const t = new Float64Array(buf, 0, n);
+  const x = new Uint16Array(buf, 8 * n, n);
+  const y = new Uint16Array(buf, 10 * n, n);
+  const p = new Uint8Array(buf, 12 * n, n);
+  widenOffsets(msg.t, msg.t0, t);
+  readUint16s(msg.x, x);
+  readUint16s(msg.y, y);
   p.set(msg.p);
   const w = options.width ?? 65536;
   const h = options.height ?? 65536;
+  let xMax = 0;
+  let yMax = 0;
+  let pOr = 0;
   for (let i = 0; i < n; i++) {
-    if (p[i] > 1) throw new ProtocolError('BAD_MESSAGE', `events.p[${i}]: polarity must be 0 or 1, got ${p[i]}`);
-    if (x[i] >= w || y[i] >= h) throw new ProtocolError('OUT_OF_RANGE', `events[${i}]: (${x[i]}, ${y[i]}) is outside the declared ${w}x${h} sensor`);
+    const xi = x[i];
+    const yi = y[i];
+    xMax = xi > xMax ? xi : xMax;
+    yMax = yi > yMax ? yi : yMax;
+    pOr |= p[i];
+  }
+  if (pOr > 1 || xMax >= w || yMax >= h) {
+    for (let i = 0; i < n; i++) {
+      if (p[i] > 1) throw new ProtocolError('BAD_MESSAGE', `events.p[${i}]: polarity must be 0 or 1, got ${p[i]}`);
+      if (x[i] >= w || y[i] >= h) throw new ProtocolError('OUT_OF_RANGE', `events[${i}]: (${x[i]}, ${y[i]}) is outside the declared ${w}x${h} sensor`);
+    }
   }
   return { t, x, y, p };
 }
 
-function copyU16(src: Uint8Array, dst: Uint16Array): void {
-  if (src.byteOffset % 2 === 0) {
-    dst.set(new Uint16Array(src.buffer, src.byteOffset, dst.length)); // typed arrays are little-endian here
+/** t[i] = t0 + (little-endian int32 i of `src`). */
+function widenOffsets(src: Uint8Array, t0: number, t: Float64Array): void {
+  const n = t.length;
+  if (!LITTLE_ENDIAN) {
+    const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
+    for (let i = 0; i < n; i++) t[i] = t0 + dv.getInt32(i * 4, true);
+    return;
+  }
+  let dt: Int32Array;
+  if (src.byteOffset % 4 === 0) {
+    dt = new Int32Array(src.buffer, src.byteOffset, n);
+  } else {
+    // Staged in the upper half of t's bytes: writing t[i] (bytes 8i..8i+7) never reaches an
+    // int32 not yet read (bytes >= 4n + 4i + 4), so the front-to-back loop below is safe.
+    dt = new Int32Array(t.buffer, t.byteOffset + 4 * n, n);
+    new Uint8Array(t.buffer, t.byteOffset + 4 * n, 4 * n).set(src);
+  }
+  for (let i = 0; i < n; i++) t[i] = t0 + dt[i];
+}
+
+/** Little-endian uint16s of `src` into `out` (one byte copy on little-endian platforms). */
+function readUint16s(src: Uint8Array, out: Uint16Array): void {
+  if (LITTLE_ENDIAN) {
+    new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(src);
     return;
   }
   const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
-  for (let i = 0; i < dst.length; i++) dst[i] = dv.getUint16(i * 2, true);
+  for (let i = 0; i < out.length; i++) out[i] = dv.getUint16(i * 2, true);
 }
 
 /**

@@ -10,6 +10,7 @@ import type { ClockedBatch } from '../../src/stream/clocked-batch.js';
 import { ProtocolError } from '../../src/stream/protocol-error.js';
 import {
   decodeFrame, encodeEventsMessage, encodeRawMessage, endRawDecode, eventsMessageToBatch, initRawDecode, parseEventsMessage, parseRawMessage, rawMessageToBatch,
+  type EventsMessage,
 } from '../../src/stream/protocol-events.js';
 import { decodeChunked, toRows } from '../helpers/events.js';
 import { describeWithFixtures, sharedFixture } from '../helpers/fixtures.js';
@@ -50,6 +51,76 @@ describe('events messages', () => {
     x.writeUInt16LE(9, 3);
     const msg = { type: 'events', t0: 10, t: new Uint8Array(8), x: x.subarray(1), y: new Uint8Array(4), p: new Uint8Array(2) };
     expect(toRows(toBatch(packr.pack(msg)))).toEqual([[10, 7, 0, 0], [10, 9, 0, 0]]);
+  });
+
+  it('agrees with a straightforward DataView reference for random messages at any byte offsets, errors included', () => {
+    // The reference reads every field with DataView, one event at a time, and validates in order.
+    const reference = (msg: EventsMessage, w = 65536, h = 65536, maxEvents = 1 << 22): unknown => {
+      const n = msg.p.length;
+      if (msg.t.length !== 4 * n || msg.x.length !== 2 * n || msg.y.length !== 2 * n) return 'BAD_MESSAGE';
+      if (!Number.isInteger(msg.t0) || Math.abs(msg.t0) > 2 ** 53 - 1 - 2 ** 31) return 'BAD_MESSAGE';
+      if (n > maxEvents) return 'TOO_LARGE';
+      const dv = (u: Uint8Array) => new DataView(u.buffer, u.byteOffset, u.byteLength);
+      const rows: number[][] = [];
+      for (let i = 0; i < n; i++) {
+        const row = [msg.t0 + dv(msg.t).getInt32(4 * i, true), dv(msg.x).getUint16(2 * i, true), dv(msg.y).getUint16(2 * i, true), msg.p[i]];
+        if (row[3] > 1) return `BAD_MESSAGE events.p[${i}]`;
+        if (row[1] >= w || row[2] >= h) return `OUT_OF_RANGE events[${i}]`;
+        rows.push(row);
+      }
+      return rows;
+    };
+    const outcome = (fn: () => ClockedBatch): unknown => {
+      try {
+        const b = fn();
+        return b.t.length === 0 ? `heartbeat ${b.clockUs}` : toRows(b);
+      } catch (e) {
+        expect(e).toBeInstanceOf(ProtocolError);
+        const m = /^(events(?:\.p)?\[\d+\])/.exec((e as ProtocolError).message);
+        return m ? `${(e as ProtocolError).code} ${m[1]}` : (e as ProtocolError).code;
+      }
+    };
+    // A column's bytes placed at `offset` inside a larger buffer (msgpack bins sit at any offset).
+    const placed = (bytes: Uint8Array, offset: number) => {
+      const whole = new Uint8Array(bytes.length + offset + 3).fill(0xa5);
+      whole.set(bytes, offset);
+      return whole.subarray(offset, offset + bytes.length);
+    };
+    const column = (len: fc.Arbitrary<number>) => fc.tuple(len.chain((k) => fc.uint8Array({ minLength: k, maxLength: k })), fc.nat(7)).map(([b, o]) => placed(b, o));
+    const arb = fc.nat(40).chain((n) => fc.record({
+      // Mostly consistent lengths, sometimes one byte off.
+      t: column(fc.oneof({ weight: 9, arbitrary: fc.constant(4 * n) }, { weight: 1, arbitrary: fc.nat(4 * n + 1) })),
+      x: column(fc.oneof({ weight: 9, arbitrary: fc.constant(2 * n) }, { weight: 1, arbitrary: fc.nat(2 * n + 1) })),
+      y: column(fc.constant(2 * n)),
+      p: fc.tuple(fc.array(fc.oneof({ weight: 30, arbitrary: fc.nat(1) }, { weight: 1, arbitrary: fc.nat(255) }), { minLength: n, maxLength: n }), fc.nat(7))
+        .map(([v, o]) => placed(Uint8Array.from(v), o)),
+      t0: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: -(2 ** 52), max: 2 ** 52 }) }, { weight: 1, arbitrary: fc.constantFrom(0.5, Infinity, -Infinity, NaN, 2 ** 53) }),
+      // Sensor sides: none, random, or right at the largest coordinate sent (the boundary).
+      w: fc.oneof(fc.constant(undefined), fc.integer({ min: 1, max: 65536 }), fc.constantFrom('max' as const, 'max+1' as const)),
+      h: fc.oneof(fc.constant(undefined), fc.integer({ min: 1, max: 65536 }), fc.constantFrom('max' as const, 'max+1' as const)),
+      maxEvents: fc.option(fc.nat(45)),
+    }));
+    const side = (s: number | 'max' | 'max+1' | undefined, col: Uint8Array): number | undefined => {
+      if (typeof s !== 'string') return s;
+      let m = 0;
+      for (let i = 0; i + 1 < col.length; i += 2) m = Math.max(m, col[i] | (col[i + 1] << 8));
+      return Math.max(1, s === 'max' ? m : m + 1);
+    };
+    fc.assert(fc.property(arb, ({ t, x, y, p, t0, w: ws, h: hs, maxEvents }) => {
+      const msg: EventsMessage = { type: 'events', t0, t, x, y, p };
+      const w = side(ws, x);
+      const h = side(hs, y);
+      const o = { width: w, height: h, limits: maxEvents === null ? undefined : { maxEventsPerMessage: maxEvents } };
+      const want = reference(msg, w, h, maxEvents ?? undefined);
+      const got = outcome(() => eventsMessageToBatch(msg, o));
+      expect(got).toEqual(Array.isArray(want) && want.length === 0 ? `heartbeat ${t0}` : want);
+      if (Array.isArray(got) && got.length > 0) {
+        // The batch owns its data: overwriting the message afterwards does not change it.
+        const b = eventsMessageToBatch(msg, o);
+        for (const c of [t, x, y, p]) c.fill(0xff);
+        expect(toRows(b)).toEqual(got);
+      }
+    }), { numRuns: 500 });
   });
 
   const good = () => ({ type: 'events', t0: 1000, t: new Uint8Array(4), x: new Uint8Array([3, 0]), y: new Uint8Array([4, 0]), p: new Uint8Array([1]) });
