@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { Aedat3Decoder, aedat3Geometry, encodeAedat3 } from '../../src/events/aedat3.js';
 import { batchFrom } from '../../src/events/batch.js';
 import { DecodeError } from '../../src/events/decode-error.js';
+import { concatBytes } from '../helpers/concat-bytes.js';
+import { decodeErrorOf } from '../helpers/decode-error-of.js';
 import { decodeChunked, toRows } from '../helpers/events.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -36,13 +38,7 @@ function file(packets: Packet[], header = HEADER): Uint8Array {
     h.setInt32(24, p.number ?? capacity, true);
     parts.push(new Uint8Array(h.buffer), p.body);
   }
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 /** Polarity events [x, y, on, valid, ts] as 8-byte records. */
@@ -53,16 +49,6 @@ function polarity(evs: Array<[number, number, number, number, number]>): Uint8Ar
     dv.setInt32(k * 8 + 4, ts, true);
   });
   return new Uint8Array(dv.buffer);
-}
-
-function errorOf(f: () => unknown): DecodeError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DecodeError);
-    return e as DecodeError;
-  }
-  throw new Error('expected a DecodeError');
 }
 
 describe('Aedat3Decoder', () => {
@@ -125,17 +111,17 @@ describe('Aedat3Decoder', () => {
 
 describe('Aedat3Decoder on bad input', () => {
   it('rejects a wrong magic, another AEDAT version and a header without #!END-HEADER', () => {
-    const e = errorOf(() => new Aedat3Decoder().write(enc('#!AER-DAT2.0\r\n')));
+    const e = decodeErrorOf(() => new Aedat3Decoder().write(enc('#!AER-DAT2.0\r\n')));
     expect(e.code).toBe('BAD_MAGIC');
     expect(e.offset).toBe(9);
-    expect(errorOf(() => new Aedat3Decoder().write(Uint8Array.from([1, 2, 3]))).code).toBe('BAD_MAGIC');
+    expect(decodeErrorOf(() => new Aedat3Decoder().write(Uint8Array.from([1, 2, 3]))).code).toBe('BAD_MAGIC');
     const noEnd = Uint8Array.from([...enc('#!AER-DAT3.1\r\n#Format: RAW\r\n'), 1, 0, 1, 0]);
-    expect(errorOf(() => decodeChunked(new Aedat3Decoder(), noEnd)).code).toBe('BAD_HEADER');
-    expect(errorOf(() => decodeChunked(new Aedat3Decoder(), file([], ['!AER-DAT3.1', 'Format: SerializedTS', '!END-HEADER']))).code).toBe('UNSUPPORTED');
+    expect(decodeErrorOf(() => decodeChunked(new Aedat3Decoder(), noEnd)).code).toBe('BAD_HEADER');
+    expect(decodeErrorOf(() => decodeChunked(new Aedat3Decoder(), file([], ['!AER-DAT3.1', 'Format: SerializedTS', '!END-HEADER']))).code).toBe('UNSUPPORTED');
   });
 
   it('reports truncation inside the header, a packet header and a packet, keeping earlier events', () => {
-    expect(errorOf(() => decodeChunked(new Aedat3Decoder(), enc('#!AER-DAT3.1\r\n#Format: RAW\r\n'))).code).toBe('TRUNCATED');
+    expect(decodeErrorOf(() => decodeChunked(new Aedat3Decoder(), enc('#!AER-DAT3.1\r\n#Format: RAW\r\n'))).code).toBe('TRUNCATED');
     const bytes = file([{ body: polarity([[1, 1, 1, 1, 1]]) }, { body: polarity([[2, 2, 1, 1, 2], [3, 3, 1, 1, 3]]) }]);
     const headerLen = bytes.length - 2 * 28 - 3 * 8;
     // Cut inside the second packet's events, then inside its header: both name that packet.
@@ -143,7 +129,7 @@ describe('Aedat3Decoder on bad input', () => {
       const dec = new Aedat3Decoder();
       const got = dec.write(bytes.subarray(0, cut));
       expect(toRows(got)[0]).toEqual([1, 1, 1, 1]);
-      const e = errorOf(() => dec.end());
+      const e = decodeErrorOf(() => dec.end());
       expect(e.code).toBe('TRUNCATED');
       expect(e.offset).toBe(headerLen + 36);
     }
@@ -151,13 +137,13 @@ describe('Aedat3Decoder on bad input', () => {
 
   it('rejects inconsistent packet headers, oversized packets and negative timestamps with the packet offset', () => {
     const headerLen = file([]).length;
-    expect(errorOf(() => decodeChunked(new Aedat3Decoder(), file([{ size: 12, body: new Uint8Array(24) }]))).code).toBe('CORRUPT');
-    expect(errorOf(() => decodeChunked(new Aedat3Decoder(), file([{ capacity: 1, number: 2, body: polarity([[1, 1, 1, 1, 1]]) }]))).code).toBe('CORRUPT');
-    const big = errorOf(() => decodeChunked(new Aedat3Decoder({ limits: { maxPacketBytes: 64 } }), file([{ type: 2, size: 100, capacity: 1, body: new Uint8Array(100) }])));
+    expect(decodeErrorOf(() => decodeChunked(new Aedat3Decoder(), file([{ size: 12, body: new Uint8Array(24) }]))).code).toBe('CORRUPT');
+    expect(decodeErrorOf(() => decodeChunked(new Aedat3Decoder(), file([{ capacity: 1, number: 2, body: polarity([[1, 1, 1, 1, 1]]) }]))).code).toBe('CORRUPT');
+    const big = decodeErrorOf(() => decodeChunked(new Aedat3Decoder({ limits: { maxPacketBytes: 64 } }), file([{ type: 2, size: 100, capacity: 1, body: new Uint8Array(100) }])));
     expect(big.code).toBe('TOO_LARGE');
     expect(big.offset).toBe(headerLen);
     const dec = new Aedat3Decoder();
-    const neg = errorOf(() => decodeChunked(dec, file([{ body: polarity([[1, 1, 1, 1, 7], [2, 2, 1, 1, -5]]) }])));
+    const neg = decodeErrorOf(() => decodeChunked(dec, file([{ body: polarity([[1, 1, 1, 1, 7], [2, 2, 1, 1, -5]]) }])));
     expect(neg.code).toBe('CORRUPT');
     expect(neg.offset).toBe(headerLen + 28 + 8);
     expect(toRows(neg.events)).toEqual([[7, 1, 1, 1]]);

@@ -3,19 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { batchFrom } from '../../src/events/batch.js';
 import { CsvDecoder, encodeCsv } from '../../src/events/csv.js';
 import { DecodeError } from '../../src/events/decode-error.js';
+import { decodeErrorOf } from '../helpers/decode-error-of.js';
 import { decodeChunked, toRows } from '../helpers/events.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
-
-function decodeError(fn: () => unknown): DecodeError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof DecodeError) return e;
-    throw e;
-  }
-  throw new Error('expected a DecodeError');
-}
 
 describe('CsvDecoder', () => {
   it('reads headerless t,x,y,p with any separator, comments and blank lines', () => {
@@ -38,7 +29,7 @@ describe('CsvDecoder', () => {
   });
 
   it('rejects decimal timestamps in microsecond mode, naming the line', () => {
-    const e = decodeError(() => decodeChunked(new CsvDecoder({ timeUnit: 'us' }), enc('1,2,3,1\n1.5,2,3,1\n')));
+    const e = decodeErrorOf(() => decodeChunked(new CsvDecoder({ timeUnit: 'us' }), enc('1,2,3,1\n1.5,2,3,1\n')));
     expect(e.code).toBe('CORRUPT');
     expect(e.message).toContain('line 2');
     expect(e.offset).toBe(8);
@@ -46,12 +37,12 @@ describe('CsvDecoder', () => {
   });
 
   it('rejects bad fields, short lines, bad headers and over-long lines with typed errors', () => {
-    expect(decodeError(() => decodeChunked(new CsvDecoder(), enc('1,2,3,7\n'))).code).toBe('CORRUPT');
-    expect(decodeError(() => decodeChunked(new CsvDecoder(), enc('1,2,3\n'))).code).toBe('CORRUPT');
-    expect(decodeError(() => decodeChunked(new CsvDecoder(), enc('1,70000,3,1\n'))).code).toBe('CORRUPT');
-    expect(decodeError(() => decodeChunked(new CsvDecoder(), enc('1,2,3,1\n1,2,x3,1\n'))).code).toBe('CORRUPT');
-    expect(decodeError(() => decodeChunked(new CsvDecoder(), enc('a,b,c,d\n1,2,3,4\n'))).code).toBe('BAD_HEADER');
-    const long = decodeError(() => decodeChunked(new CsvDecoder({ limits: { maxLineBytes: 64 } }), enc('1'.repeat(100)), [10]));
+    expect(decodeErrorOf(() => decodeChunked(new CsvDecoder(), enc('1,2,3,7\n'))).code).toBe('CORRUPT');
+    expect(decodeErrorOf(() => decodeChunked(new CsvDecoder(), enc('1,2,3\n'))).code).toBe('CORRUPT');
+    expect(decodeErrorOf(() => decodeChunked(new CsvDecoder(), enc('1,70000,3,1\n'))).code).toBe('CORRUPT');
+    expect(decodeErrorOf(() => decodeChunked(new CsvDecoder(), enc('1,2,3,1\n1,2,x3,1\n'))).code).toBe('CORRUPT');
+    expect(decodeErrorOf(() => decodeChunked(new CsvDecoder(), enc('a,b,c,d\n1,2,3,4\n'))).code).toBe('BAD_HEADER');
+    const long = decodeErrorOf(() => decodeChunked(new CsvDecoder({ limits: { maxLineBytes: 64 } }), enc('1'.repeat(100)), [10]));
     expect(long.code).toBe('TOO_LARGE');
   });
 

@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { batchFrom } from '../../src/events/batch.js';
-import { DecodeError } from '../../src/events/decode-error.js';
 import { NmnistDecoder, encodeNmnist } from '../../src/events/nmnist.js';
-import { columnDigests, decodeChunked, eventAt, toRows } from '../helpers/events.js';
-import { describeWithFixtures, loadManifest, sharedFixture } from '../helpers/fixtures.js';
+import { uniformChunkSizes } from '../helpers/chunk-sizes.js';
+import { decodeErrorOf } from '../helpers/decode-error-of.js';
+import { decodeChunked, toRows } from '../helpers/events.js';
+import { describeManifestFixture } from '../helpers/manifest-fixture.js';
 
 describe('NmnistDecoder', () => {
   it('decodes hand-made records, including a timestamp wrap marker', () => {
@@ -22,13 +22,10 @@ describe('NmnistDecoder', () => {
     const dec = new NmnistDecoder();
     const first = dec.write(Uint8Array.from([1, 2, 0, 0, 9, 7, 7]));
     expect(toRows(first)).toEqual([[9, 1, 2, 0]]);
-    expect(() => dec.end()).toThrowError(DecodeError);
-    try {
-      dec.end();
-    } catch (e) {
-      expect((e as DecodeError).code).toBe('TRUNCATED');
-      expect((e as DecodeError).offset).toBe(5);
-    }
+    const e = decodeErrorOf(() => dec.end());
+    expect(e.code).toBe('TRUNCATED');
+    expect(e.offset).toBe(5);
+    expect(decodeErrorOf(() => dec.end())).toBe(e);
   });
 
   it('round-trips encodeNmnist for any valid events and any chunking', () => {
@@ -48,24 +45,7 @@ describe('NmnistDecoder', () => {
 });
 
 const REL = 'events/tonic/sample_nmnist.bin';
-describeWithFixtures('NmnistDecoder on the real N-MNIST sample', [REL], () => {
-  const m = loadManifest()['tonic/sample_nmnist.bin'];
-  const bytes = new Uint8Array(readFileSync(sharedFixture(REL)));
-
-  it('matches MANIFEST count, first/last events and column digests', () => {
-    const b = decodeChunked(new NmnistDecoder(), bytes);
-    expect(b.t.length).toBe(m.n_events);
-    expect([0, 1, 2, 3, 4].map((i) => eventAt(b, i))).toEqual(m.first5);
-    const n = b.t.length;
-    expect([n - 3, n - 2, n - 1].map((i) => eventAt(b, i))).toEqual(m.last3);
-    expect(columnDigests(b)).toEqual(m.column_sha256);
-  });
-
-  it('gives identical output for random chunk sizes', () => {
-    const whole = columnDigests(decodeChunked(new NmnistDecoder(), bytes));
-    fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: bytes.length }), { minLength: 1, maxLength: 8 }), (sizes) => {
-      expect(columnDigests(decodeChunked(new NmnistDecoder(), bytes, sizes))).toEqual(whole);
-    }), { numRuns: 30 });
-    expect(columnDigests(decodeChunked(new NmnistDecoder(), bytes, [1]))).toEqual(whole);
-  });
+describeManifestFixture(REL, () => new NmnistDecoder(), {
+  name: 'NmnistDecoder on the real N-MNIST sample',
+  chunking: { sizes: (len) => uniformChunkSizes(1, len, 8), numRuns: 30, fixed: [[1]] },
 });

@@ -1,22 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DecodeError } from '../../src/events/decode-error.js';
 import { Evt2Decoder } from '../../src/events/evt2.js';
 import { Evt3Decoder } from '../../src/events/evt3.js';
 import {
   PropheseeHeaderError, geometryFromPlugin, parsePropheseeHeader, propheseeHeaderBytes,
 } from '../../src/events/prophesee-header.js';
+import { concatBytes } from '../helpers/concat-bytes.js';
+import { decodeErrorOf } from '../helpers/decode-error-of.js';
 import { decodeChunked, toRows } from '../helpers/events.js';
-
-function decodeError(f: () => unknown): DecodeError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof DecodeError) return e;
-    throw e;
-  }
-  throw new Error('expected a DecodeError');
-}
 
 function headerError(lines: string[]): PropheseeHeaderError {
   try {
@@ -26,16 +17,6 @@ function headerError(lines: string[]): PropheseeHeaderError {
     throw e;
   }
   throw new Error('expected a PropheseeHeaderError');
-}
-
-function cat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 describe('parsePropheseeHeader', () => {
@@ -96,7 +77,7 @@ describe('Prophesee header reading in the decoders', () => {
   it('needs "% " to start a header line, so a body starting with byte 0x25 is data', () => {
     // TIME_HIGH 0x025 is stored as bytes 25 80.
     const body = Uint8Array.of(0x25, 0x80, 0x03, 0x00, 0x07, 0x28);
-    for (const input of [body, cat(head, body)]) {
+    for (const input of [body, concatBytes(head, body)]) {
       for (const size of [1, 2, 3, 100]) {
         expect(toRows(decodeChunked(new Evt3Decoder(), input, [size]))).toEqual([[0x25 * 4096, 7, 3, 1]]);
       }
@@ -105,14 +86,14 @@ describe('Prophesee header reading in the decoders', () => {
 
   it('stops at `% end` even when the body starts with "% "', () => {
     // Word 0x2025 (bytes 25 20) is EVT_ADDR_X x=0x25.
-    const bytes = cat(propheseeHeaderBytes(['evt 3.0', 'end']), Uint8Array.of(0x00, 0x80, 0x01, 0x00, 0x25, 0x20));
+    const bytes = concatBytes(propheseeHeaderBytes(['evt 3.0', 'end']), Uint8Array.of(0x00, 0x80, 0x01, 0x00, 0x25, 0x20));
     const dec = new Evt3Decoder();
     expect(toRows(decodeChunked(dec, bytes, [1]))).toEqual([[0, 0x25, 1, 0]]);
     expect(dec.info.headerLines).toEqual(['evt 3.0', 'end']);
   });
 
   it('gives the same info and events for any split of the header', () => {
-    const bytes = cat(propheseeHeaderBytes(['Date 2024-01-01', 'plugin_name hal_plugin_gen41_evk3', 'evt 3.0']), Uint8Array.of(0x00, 0x80, 0x05, 0x00, 0x09, 0x20));
+    const bytes = concatBytes(propheseeHeaderBytes(['Date 2024-01-01', 'plugin_name hal_plugin_gen41_evk3', 'evt 3.0']), Uint8Array.of(0x00, 0x80, 0x05, 0x00, 0x09, 0x20));
     fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 4 }), (sizes) => {
       const dec = new Evt3Decoder();
       expect(toRows(decodeChunked(dec, bytes, sizes))).toEqual([[0, 9, 5, 0]]);
@@ -123,7 +104,7 @@ describe('Prophesee header reading in the decoders', () => {
 
   it('reports a malformed header line as BAD_HEADER at that line', () => {
     const bytes = propheseeHeaderBytes(['evt 3.0', 'geometry big']);
-    const e = decodeError(() => decodeChunked(new Evt3Decoder(), bytes, [4]));
+    const e = decodeErrorOf(() => decodeChunked(new Evt3Decoder(), bytes, [4]));
     expect(e.code).toBe('BAD_HEADER');
     expect(e.offset).toBe('% evt 3.0\n'.length);
   });
@@ -136,21 +117,21 @@ describe('Prophesee header reading in the decoders', () => {
 
   it('bounds the header size and reports input ending inside a header line', () => {
     const big = propheseeHeaderBytes(['x'.repeat(200)]);
-    expect(decodeError(() => new Evt3Decoder({ limits: { maxHeaderBytes: 100 } }).write(big)).code).toBe('TOO_LARGE');
-    const cut = decodeError(() => decodeChunked(new Evt3Decoder(), head.subarray(0, head.length - 3)));
+    expect(decodeErrorOf(() => new Evt3Decoder({ limits: { maxHeaderBytes: 100 } }).write(big)).code).toBe('TOO_LARGE');
+    const cut = decodeErrorOf(() => decodeChunked(new Evt3Decoder(), head.subarray(0, head.length - 3)));
     expect(cut.code).toBe('TRUNCATED');
     expect(cut.offset).toBe('% evt 3.0\n'.length);
-    expect(decodeError(() => decodeChunked(new Evt3Decoder(), Uint8Array.of(0x25))).code).toBe('TRUNCATED');
+    expect(decodeErrorOf(() => decodeChunked(new Evt3Decoder(), Uint8Array.of(0x25))).code).toBe('TRUNCATED');
   });
 
   it('rejects a headerless stream when a header is required', () => {
-    const e = decodeError(() => new Evt2Decoder({ requireHeader: true }).write(Uint8Array.of(0, 0, 0, 0x80)));
+    const e = decodeErrorOf(() => new Evt2Decoder({ requireHeader: true }).write(Uint8Array.of(0, 0, 0, 0x80)));
     expect(e.code).toBe('BAD_MAGIC');
     expect(new Evt2Decoder().write(Uint8Array.of(0, 0, 0, 0x80)).t.length).toBe(0);
   });
 
   it('rejects garbage header text for the format it claims', () => {
-    const e = decodeError(() => decodeChunked(new Evt2Decoder(), cat(propheseeHeaderBytes(['Date x', 'evt 3.0']), new Uint8Array(8))));
+    const e = decodeErrorOf(() => decodeChunked(new Evt2Decoder(), concatBytes(propheseeHeaderBytes(['Date x', 'evt 3.0']), new Uint8Array(8))));
     expect(e.code).toBe('BAD_MAGIC');
     expect(e.offset).toBe('% Date x\n'.length);
   });
