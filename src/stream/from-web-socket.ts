@@ -1,6 +1,7 @@
 /**
  * Event batches from a WebSocket speaking protocol v1 (DESIGN.md section 7): `events` messages and
- * `raw` chunks (decoded by one decoder per connection), see protocol-events.ts.
+ * `raw` chunks (decoded by one decoder per connection), see protocol-events.ts. An `events`
+ * message's `clock` becomes its batch's clockUs (a message without events is a heartbeat).
  *
  * Backpressure and drops: a socket pushes messages whenever they arrive, so converted batches go
  * into a queue that is drained on `scheduler` (default asapScheduler: right after the current I/O
@@ -37,7 +38,7 @@ import { DecodeError } from '../events/decode-error.js';
 import { clockOf, heartbeat, type ClockedBatch } from './clocked-batch.js';
 import { ProtocolError } from './protocol-error.js';
 import {
-  decodeFrame, endRawDecode, eventsMessageToBatch, initRawDecode, parseEventsMessage, parseRawMessage, rawMessageToBatch,
+  decodeFrame, endRawDecode, eventsMessageToBatch, initRawDecode, parseEventsClock, parseEventsMessage, parseRawMessage, rawMessageToBatch,
   type AnyMessage, type ProtocolLimits, type RawDecodeState,
 } from './protocol-events.js';
 import { requirePositiveInt, StreamError } from './stream-error.js';
@@ -200,11 +201,13 @@ export function fromWebSocket(target: string | WebSocket, options: FromWebSocket
         const m = decodeFrame(frameBytes(data), isBinary);
         if (m.type === 'events') {
           const msg = parseEventsMessage(m);
+          const clock = parseEventsClock(m);
           if (msg.seq !== undefined) {
             if (lastSeq !== undefined && msg.seq !== lastSeq + 1) stats.seqGaps++;
             lastSeq = msg.seq;
           }
-          batch = eventsMessageToBatch(msg, options);
+          const b = eventsMessageToBatch(msg, options);
+          batch = clock === undefined ? b : { t: b.t, x: b.x, y: b.y, p: b.p, clockUs: clock };
         } else if (m.type === 'raw') {
           const r = rawMessageToBatch(raw, parseRawMessage(m));
           raw = r.state;

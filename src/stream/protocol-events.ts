@@ -3,7 +3,7 @@
  * `fromWebSocket` and the server (issue 8):
  *
  *   events { type: 'events', seq?, t0, t: bin int32 LE offsets from t0, x: bin u16 LE,
- *            y: bin u16 LE, p: bin u8 (0 = OFF, 1 = ON) }
+ *            y: bin u16 LE, p: bin u8 (0 = OFF, 1 = ON), clock? }
  *   raw    { type: 'raw', format, data: bin }   (a camera's native bytes; decoder state persists)
  *
  * Binary frames are msgpack maps (plain maps and `bin`, so any language's msgpack reads them);
@@ -11,6 +11,9 @@
  *
  * An `events` message without events is a clock tick: the sender vouches that it has sent every
  * event with t < t0 (see clocked-batch.ts); it becomes a heartbeat batch with clockUs = t0.
+ * The optional `clock` (integer microseconds, an addition the server documents in
+ * src/serve/protocol.ts) makes the same promise for t < clock, so one message carries a slice's
+ * events and its clock; in a message without events it is the tick, in place of t0.
  *
  * Every check fails with a ProtocolError naming the field: BAD_MESSAGE (undecodable, wrong types,
  * missing fields, unknown type, column lengths that disagree, polarity not 0/1, t0 not an
@@ -54,6 +57,22 @@ export const rawMessageSchema = z.object({
 
 export type EventsMessage = z.infer<typeof eventsMessageSchema>;
 export type RawMessage = z.infer<typeof rawMessageSchema>;
+
+/** events.clock bounds: the range t0 may take, so any int32 offset stays an exact integer. */
+const MAX_CLOCK = 2 ** 53 - 2 ** 31;
+
+/**
+ * The `clock` of an `events` message (undefined when absent). The schema above leaves it out so
+ * callers that ignore clocks keep working; BAD_MESSAGE when present but not an integer in range.
+ */
+export function parseEventsClock(m: AnyMessage): number | undefined {
+  const c = m.clock;
+  if (c === undefined) return undefined;
+  if (typeof c !== 'number' || !Number.isInteger(c) || Math.abs(c) > MAX_CLOCK) {
+    throw new ProtocolError('BAD_MESSAGE', `events.clock: expected an integer number of microseconds within +-(2^53 - 2^31), got ${String(c)}`);
+  }
+  return c;
+}
 
 /** Any decoded frame: an object with a string `type` (other fields unchecked until dispatched). */
 export interface AnyMessage {
@@ -109,15 +128,18 @@ const MAX_T0 = 9007199254740991 - 2147483648;
 // on is little-endian, but a big-endian one still gets correct (slower) DataView reads.
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+// Largest message whose columns share one allocation (13 bytes per event: ~52 KiB).
+const SHARED_BUFFER_MAX_EVENTS = 4096;
+
 /**
  * `events` message -> batch (or heartbeat when it has no events).
  *
  * Hand-written hot path (the largest cost in the server's per-message latency): columns are read
- * through typed arrays, never per-event DataView calls. The four output columns share one
- * ArrayBuffer (t | x | y | p): for messages of a few thousand events, allocating four typed
- * arrays cost more than converting them. An int32 column at a 4-aligned byte offset is viewed in
- * place; otherwise its bytes are copied once into the upper half of t's own region (aligned) and
- * widened in place. u16 and u8 columns are copied with one byte-level `set`, whatever their
+ * through typed arrays, never per-event DataView calls. Up to SHARED_BUFFER_MAX_EVENTS, the four
+ * output columns share one ArrayBuffer (t | x | y | p): for small messages, allocating four typed
+ * arrays cost more than converting them (measured ~3x; beyond that size one big buffer measured
+ * slower than four). The int32 offsets are copied once into the upper half of t's own bytes
+ * (aligned, whatever the source's byte offset) and widened in place. u16 and u8 columns are copied with one byte-level `set`, whatever their
  * alignment (the copy is needed anyway: msgpack decoders hand out views of pooled buffers).
  * Validation is one branch-light pass (max x, max y, OR of p); only when it finds a fault does a
  * second pass name the first bad event.
@@ -135,11 +157,19 @@ export function eventsMessageToBatch(msg: EventsMessage, options: EventsToBatchO
     throw new ProtocolError('TOO_LARGE', `events: ${n} events in one message (limit ${limits.maxEventsPerMessage})`);
   }
   if (n === 0) return heartbeat(msg.t0);
-  const buf = new ArrayBuffer(13 * n);
-  const t = new Float64Array(buf, 0, n);
-  const x = new Uint16Array(buf, 8 * n, n);
-  const y = new Uint16Array(buf, 10 * n, n);
-  const p = new Uint8Array(buf, 12 * n, n);
+  let t: Float64Array, x: Uint16Array, y: Uint16Array, p: Uint8Array;
+  if (n <= SHARED_BUFFER_MAX_EVENTS) {
+    const buf = new ArrayBuffer(13 * n);
+    t = new Float64Array(buf, 0, n);
+    x = new Uint16Array(buf, 8 * n, n);
+    y = new Uint16Array(buf, 10 * n, n);
+    p = new Uint8Array(buf, 12 * n, n);
+  } else {
+    t = new Float64Array(n);
+    x = new Uint16Array(n);
+    y = new Uint16Array(n);
+    p = new Uint8Array(n);
+  }
   widenOffsets(msg.t, msg.t0, t);
   readUint16s(msg.x, x);
   readUint16s(msg.y, y);
@@ -173,15 +203,11 @@ function widenOffsets(src: Uint8Array, t0: number, t: Float64Array): void {
     for (let i = 0; i < n; i++) t[i] = t0 + dv.getInt32(i * 4, true);
     return;
   }
-  let dt: Int32Array;
-  if (src.byteOffset % 4 === 0) {
-    dt = new Int32Array(src.buffer, src.byteOffset, n);
-  } else {
-    // Staged in the upper half of t's bytes: writing t[i] (bytes 8i..8i+7) never reaches an
-    // int32 not yet read (bytes >= 4n + 4i + 4), so the front-to-back loop below is safe.
-    dt = new Int32Array(t.buffer, t.byteOffset + 4 * n, n);
-    new Uint8Array(t.buffer, t.byteOffset + 4 * n, 4 * n).set(src);
-  }
+  // Staged in the upper half of t's bytes, whatever the source alignment: writing t[i] (bytes
+  // 8i..8i+7) never reaches an int32 not yet read (bytes >= 4n + 4i + 4), so the front-to-back
+  // loop below is safe. (Reading an aligned source in place measured slower for large messages.)
+  const dt = new Int32Array(t.buffer, t.byteOffset + 4 * n, n);
+  new Uint8Array(t.buffer, t.byteOffset + 4 * n, 4 * n).set(src);
   for (let i = 0; i < n; i++) t[i] = t0 + dt[i];
 }
 
@@ -195,13 +221,22 @@ function readUint16s(src: Uint8Array, out: Uint16Array): void {
   for (let i = 0; i < out.length; i++) out[i] = dv.getUint16(i * 2, true);
 }
 
+export interface EncodeEventsOptions {
+  /** Time base of the offsets, us (default: the first event's t; when empty, the clock or 0). */
+  readonly t0?: number;
+  readonly seq?: number;
+  /** Clock to send with the events, us: every event with t < clock has been sent (omitted when undefined). */
+  readonly clock?: number;
+}
+
 /**
  * Batch -> `events` message bytes (msgpack). t0 defaults to the first event's t (0 when empty:
- * pass t0 to send a clock tick). Offsets must fit int32: split longer batches.
+ * pass t0, or clock, to send a clock tick). Offsets must fit int32: split longer batches.
  */
-export function encodeEventsMessage(b: EventBatch, options: { t0?: number; seq?: number } = {}): Uint8Array {
+export function encodeEventsMessage(b: EventBatch, options: EncodeEventsOptions = {}): Uint8Array {
   const n = b.t.length;
-  const t0 = options.t0 ?? (n > 0 ? b.t[0] : 0);
+  // An empty batch's t0 defaults to the clock: a reader that ignores `clock` sees the same tick.
+  const t0 = options.t0 ?? (n > 0 ? b.t[0] : (options.clock ?? 0));
   const t = new Uint8Array(4 * n);
   const dv = new DataView(t.buffer);
   for (let i = 0; i < n; i++) {
@@ -216,6 +251,11 @@ export function encodeEventsMessage(b: EventBatch, options: { t0?: number; seq?:
   const p = Uint8Array.from(b.p, (v) => (v ? 1 : 0));
   const msg: Record<string, unknown> = { type: 'events', t0, t, x, y, p };
   if (options.seq !== undefined) msg.seq = options.seq;
+  if (options.clock !== undefined) {
+    const c = options.clock;
+    if (!Number.isInteger(c) || Math.abs(c) > MAX_CLOCK) throw new RangeError(`encodeEventsMessage: clock ${c} is not an integer within +-(2^53 - 2^31) us`);
+    msg.clock = c;
+  }
   return Uint8Array.from(packr.pack(msg));
 }
 

@@ -1,6 +1,7 @@
 /** fromWebSocket against a real ws server on 127.0.0.1: events, raw chunks, bad messages, drops, closes. */
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { Packr } from 'msgpackr';
 import { queueScheduler, VirtualAction, VirtualTimeScheduler } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -54,6 +55,27 @@ describe('fromWebSocket', () => {
       { t: [210], clockUs: undefined },
     ]);
     expect(stats).toMatchObject({ messages: 3, eventsIn: 3, eventsDropped: 0, badMessages: 0, seqGaps: 0 });
+  });
+
+  it('gives a batch the clock its events message carries, and reports a bad clock', async () => {
+    const url = await server((ws) => {
+      ws.send(encodeEventsMessage(at([100, 105]), { clock: 150 }));
+      ws.send(encodeEventsMessage(at([]), { clock: 200 }));
+      ws.send(encodeEventsMessage(at([]), { t0: 210, clock: 300 }));
+      ws.send(new Packr({ useRecords: false }).pack({ type: 'events', t0: 0, t: new Uint8Array(0), x: new Uint8Array(0), y: new Uint8Array(0), p: new Uint8Array(0), clock: 'soon' }));
+      ws.send(encodeEventsMessage(at([310])));
+      ws.close(1000);
+    });
+    const bad: unknown[] = [];
+    const got = (await collect(fromWebSocket(url, { onBadMessage: (e) => bad.push(e) }))) as ClockedBatch[];
+    expect(got.map((b) => ({ t: Array.from(b.t), clockUs: b.clockUs }))).toEqual([
+      { t: [100, 105], clockUs: 150 },
+      { t: [], clockUs: 200 },
+      { t: [], clockUs: 300 },
+      { t: [310], clockUs: undefined },
+    ]);
+    expect(bad).toHaveLength(1);
+    expect((bad[0] as ProtocolError).message).toMatch(/events\.clock/);
   });
 
   it('errors with the ProtocolError of a bad message, or reports and skips it with onBadMessage', async () => {

@@ -9,8 +9,8 @@ import { NmnistDecoder } from '../../src/events/nmnist.js';
 import type { ClockedBatch } from '../../src/stream/clocked-batch.js';
 import { ProtocolError } from '../../src/stream/protocol-error.js';
 import {
-  decodeFrame, encodeEventsMessage, encodeRawMessage, endRawDecode, eventsMessageToBatch, initRawDecode, parseEventsMessage, parseRawMessage, rawMessageToBatch,
-  type EventsMessage,
+  decodeFrame, encodeEventsMessage, encodeRawMessage, endRawDecode, eventsMessageToBatch, initRawDecode, parseEventsClock, parseEventsMessage, parseRawMessage,
+  rawMessageToBatch, type EventsMessage,
 } from '../../src/stream/protocol-events.js';
 import { decodeChunked, toRows } from '../helpers/events.js';
 import { describeWithFixtures, sharedFixture } from '../helpers/fixtures.js';
@@ -121,6 +121,48 @@ describe('events messages', () => {
         expect(toRows(b)).toEqual(got);
       }
     }), { numRuns: 500 });
+  });
+
+  it('converts large messages (both allocation strategies) at aligned and odd offsets, owning their data', () => {
+    for (const n of [4096, 4097, 20000]) {
+      const ts = Array.from({ length: n }, (_, i) => 2 ** 40 + ((i * 7919) % 100000) - 50000);
+      const b = batchFrom({ t: ts, x: ts.map((_, i) => (i * 31) % 640), y: ts.map((_, i) => (i * 17) % 480), p: ts.map((_, i) => (i >> 1) & 1) });
+      const msg = parseEventsMessage(decodeFrame(encodeEventsMessage(b), true));
+      for (const offset of [0, 1, 2, 3]) {
+        const at = (u: Uint8Array) => {
+          const whole = new Uint8Array(u.length + offset);
+          whole.set(u, offset);
+          return whole.subarray(offset);
+        };
+        const m: EventsMessage = { ...msg, t: at(msg.t), x: at(msg.x), y: at(msg.y), p: at(msg.p) };
+        const got = eventsMessageToBatch(m, { width: 640, height: 480 });
+        for (const c of [m.t, m.x, m.y, m.p]) c.fill(0);
+        expect(toRows(got)).toEqual(toRows(b));
+      }
+    }
+  });
+
+  it('carries an optional clock with the events, keeping messages without one unchanged', () => {
+    const b = batchFrom({ t: [1000, 1010], x: [1, 2], y: [3, 4], p: [0, 1] });
+    const withClock = decodeFrame(encodeEventsMessage(b, { seq: 4, clock: 1500 }), true);
+    expect(withClock.clock).toBe(1500);
+    expect(parseEventsClock(withClock)).toBe(1500);
+    // Readers that ignore the clock see the same events as before.
+    expect(toRows(eventsMessageToBatch(parseEventsMessage(withClock)))).toEqual(toRows(b));
+    const without = decodeFrame(encodeEventsMessage(b, { seq: 4 }), true);
+    expect('clock' in without).toBe(false);
+    expect(parseEventsClock(without)).toBeUndefined();
+    // A clock alone is a tick whose t0 is the clock too, so clock-unaware readers see the same tick.
+    const tick = decodeFrame(encodeEventsMessage(batchFrom({ t: [], x: [], y: [], p: [] }), { clock: 2000 }), true);
+    expect(tick.clock).toBe(2000);
+    expect((eventsMessageToBatch(parseEventsMessage(tick)) as ClockedBatch).clockUs).toBe(2000);
+    expect(() => encodeEventsMessage(b, { clock: 1.5 })).toThrowError(RangeError);
+    expect(() => encodeEventsMessage(b, { clock: 2 ** 53 })).toThrowError(RangeError);
+    for (const clock of [1.5, '7', Infinity, 2 ** 53]) {
+      const e = protocolError(() => parseEventsClock({ type: 'events', clock }));
+      expect(e.code).toBe('BAD_MESSAGE');
+      expect(e.message).toMatch(/events\.clock/);
+    }
   });
 
   const good = () => ({ type: 'events', t0: 1000, t: new Uint8Array(4), x: new Uint8Array([3, 0]), y: new Uint8Array([4, 0]), p: new Uint8Array([1]) });
