@@ -6,11 +6,11 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dvs128Convention } from '../events/aedat2.js';
-import { readEventFile } from '../events/open-event-file.js';
-import { checkIndex, shuffledIndices, type Dataset, type Sample, type SampleSource } from './dataset.js';
+import type { OpenEventFileOptions } from '../events/open-event-file.js';
+import { shuffledIndices } from './dataset.js';
+import { FileListDataset, type FileEntry } from './file-list-dataset.js';
 import { byNumericName } from './nmnist-dataset.js';
 import { mixSeed } from './prng.js';
-import { Semaphore } from './semaphore.js';
 
 export interface Cifar10DvsOptions {
   readonly root: string;
@@ -24,41 +24,18 @@ export interface Cifar10DvsOptions {
   readonly maxOpenFiles?: number;
 }
 
-interface Entry {
-  readonly file: string;
-  readonly label: number;
-}
-
-export class Cifar10DvsDataset implements Dataset {
+export class Cifar10DvsDataset extends FileListDataset {
   readonly name: string;
   readonly width = 128;
   readonly height = 128;
-  private readonly sem: Semaphore;
 
-  constructor(readonly root: string, readonly labels: readonly string[], private readonly entries: readonly Entry[], private readonly o: Cifar10DvsOptions) {
+  constructor(root: string, labels: readonly string[], entries: readonly FileEntry[], private readonly o: Cifar10DvsOptions) {
+    super(root, labels, entries, o.maxOpenFiles ?? 8);
     this.name = `cifar10-dvs(${root}, ${o.split ?? 'train'})`;
-    this.sem = new Semaphore(o.maxOpenFiles ?? 8);
   }
 
-  get length(): number {
-    return this.entries.length;
-  }
-
-  label(i: number): number {
-    checkIndex(this, i);
-    return this.entries[i].label;
-  }
-
-  source(i: number): SampleSource {
-    checkIndex(this, i);
-    return { file: this.entries[i].file };
-  }
-
-  async get(i: number): Promise<Sample> {
-    checkIndex(this, i);
-    const e = this.entries[i];
-    const { events } = await this.sem.run(() => readEventFile(e.file, { format: 'aedat2', decoder: { dvs128Convention: this.o.dvs128Convention ?? 'jaer' } }));
-    return { events, label: e.label, meta: { index: i, source: { file: e.file }, width: this.width, height: this.height, className: this.labels[e.label] } };
+  protected readOptions(): OpenEventFileOptions {
+    return { format: 'aedat2', decoder: { dvs128Convention: this.o.dvs128Convention ?? 'jaer' } };
   }
 }
 
@@ -68,7 +45,7 @@ export async function openCifar10DvsDataset(o: Cifar10DvsOptions): Promise<Cifar
   const classes = (await readdir(o.root, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort(byNumericName);
   if (classes.length === 0) throw new Error(`${o.root}: no class folders (expected <class>/*.aedat)`);
   const split = o.split ?? 'train';
-  const entries: Entry[] = [];
+  const entries: FileEntry[] = [];
   for (let label = 0; label < classes.length; label++) {
     const files = (await readdir(join(o.root, classes[label]))).filter((f) => f.toLowerCase().endsWith('.aedat')).sort(byNumericName);
     // Per class: a seeded permutation; its first round(frac * n) files are the training part.

@@ -6,10 +6,9 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { EventFormat } from '../events/batch.js';
-import { readEventFile } from '../events/open-event-file.js';
-import { checkIndex, type Dataset, type Sample, type SampleSource } from './dataset.js';
+import { readEventFile, type OpenEventFileOptions } from '../events/open-event-file.js';
+import { FileListDataset, type FileEntry } from './file-list-dataset.js';
 import { byNumericName } from './nmnist-dataset.js';
-import { Semaphore } from './semaphore.js';
 
 export interface FolderDatasetOptions {
   readonly root: string;
@@ -23,11 +22,6 @@ export interface FolderDatasetOptions {
   readonly maxOpenFiles?: number;
   /** Name of the labels file (default labels.csv). */
   readonly labelsFile?: string;
-}
-
-interface Entry {
-  readonly file: string;
-  readonly label: number;
 }
 
 /** Splits one CSV line; supports double-quoted fields with "" escapes. */
@@ -53,34 +47,16 @@ function csvFields(line: string): string[] {
   return out;
 }
 
-export class FolderDataset implements Dataset {
+export class FolderDataset extends FileListDataset {
   readonly name: string;
-  private readonly sem: Semaphore;
 
-  constructor(readonly root: string, readonly labels: readonly string[], private readonly entries: readonly Entry[], readonly width: number, readonly height: number, private readonly o: FolderDatasetOptions) {
+  constructor(root: string, labels: readonly string[], entries: readonly FileEntry[], readonly width: number, readonly height: number, private readonly o: FolderDatasetOptions) {
+    super(root, labels, entries, o.maxOpenFiles ?? 8);
     this.name = `folder(${root}${o.split ? `, ${o.split}` : ''})`;
-    this.sem = new Semaphore(o.maxOpenFiles ?? 8);
   }
 
-  get length(): number {
-    return this.entries.length;
-  }
-
-  label(i: number): number {
-    checkIndex(this, i);
-    return this.entries[i].label;
-  }
-
-  source(i: number): SampleSource {
-    checkIndex(this, i);
-    return { file: this.entries[i].file };
-  }
-
-  async get(i: number): Promise<Sample> {
-    checkIndex(this, i);
-    const e = this.entries[i];
-    const { events } = await this.sem.run(() => readEventFile(e.file, { format: this.o.format, width: this.width, height: this.height }));
-    return { events, label: e.label, meta: { index: i, source: { file: e.file }, width: this.width, height: this.height, className: this.labels[e.label] } };
+  protected readOptions(): OpenEventFileOptions {
+    return { format: this.o.format, width: this.width, height: this.height };
   }
 }
 

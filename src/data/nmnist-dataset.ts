@@ -5,9 +5,8 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readEventFile } from '../events/open-event-file.js';
-import { checkIndex, type Dataset, type Sample, type SampleSource } from './dataset.js';
-import { Semaphore } from './semaphore.js';
+import type { OpenEventFileOptions } from '../events/open-event-file.js';
+import { FileListDataset, type FileEntry } from './file-list-dataset.js';
 
 export type NmnistSplit = 'train' | 'test' | 'all';
 
@@ -29,43 +28,20 @@ export interface NmnistDatasetOptions {
 
 const DIGITS: readonly string[] = Object.freeze(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
 
-interface Entry {
-  readonly file: string;
-  readonly label: number;
-}
-
-export class NmnistDataset implements Dataset {
+export class NmnistDataset extends FileListDataset {
   readonly name: string;
   readonly width: number;
   readonly height: number;
-  private readonly sem: Semaphore;
 
-  constructor(readonly root: string, readonly labels: readonly string[], private readonly entries: readonly Entry[], o: NmnistDatasetOptions) {
+  constructor(root: string, labels: readonly string[], entries: readonly FileEntry[], o: NmnistDatasetOptions) {
+    super(root, labels, entries, o.maxOpenFiles ?? 8);
     this.name = `nmnist(${root}, ${o.split ?? 'train'})`;
     this.width = o.width ?? 34;
     this.height = o.height ?? 34;
-    this.sem = new Semaphore(o.maxOpenFiles ?? 8);
   }
 
-  get length(): number {
-    return this.entries.length;
-  }
-
-  label(i: number): number {
-    checkIndex(this, i);
-    return this.entries[i].label;
-  }
-
-  source(i: number): SampleSource {
-    checkIndex(this, i);
-    return { file: this.entries[i].file };
-  }
-
-  async get(i: number): Promise<Sample> {
-    checkIndex(this, i);
-    const e = this.entries[i];
-    const { events } = await this.sem.run(() => readEventFile(e.file, { format: 'nmnist', width: this.width, height: this.height }));
-    return { events, label: e.label, meta: { index: i, source: { file: e.file }, width: this.width, height: this.height, className: this.labels[e.label] } };
+  protected readOptions(): OpenEventFileOptions {
+    return { format: 'nmnist', width: this.width, height: this.height };
   }
 }
 
