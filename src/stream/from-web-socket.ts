@@ -7,8 +7,10 @@
  * into a queue that is drained on `scheduler` (default asapScheduler: right after the current I/O
  * callback). The queue holds at most `maxQueuedEvents` events; when a message would exceed it, the
  * oldest queued events are dropped (a heartbeat's clock is kept), counted in
- * `stats.eventsDropped` and reported to `onDrop`. Never silent, and memory stays bounded however
- * slowly the queue is drained. (A synchronous consumer also slows the socket reads themselves:
+ * `stats.eventsDropped` and reported to `onDrop`. Adjacent queued heartbeats merge into one with
+ * the latest clock (a later clock promises everything an earlier one did), and at most
+ * `maxQueuedMessages` control messages wait (beyond, each is a TOO_LARGE bad message). Never
+ * silent, and memory stays bounded however slowly the queue is drained. (A synchronous consumer also slows the socket reads themselves:
  * while it runs, nothing is read and TCP pushes back on the sender.)
  *
  * `scheduler` may be synchronous (queueScheduler, or immediate in effect): the batch is then handed
@@ -64,6 +66,8 @@ export interface FromWebSocketOptions {
   readonly height?: number;
   /** Most events waiting for the consumer before the oldest are dropped (default 1 000 000). */
   readonly maxQueuedEvents?: number;
+  /** Most control messages waiting for `onMessage` (default 10 000). */
+  readonly maxQueuedMessages?: number;
   /** Where the queue is drained (default asapScheduler). */
   readonly scheduler?: SchedulerLike;
   readonly stats?: LiveSourceStats;
@@ -83,6 +87,9 @@ interface QueuedMessage {
 }
 type Queued = ClockedBatch | QueuedMessage;
 const isMessage = (q: Queued): q is QueuedMessage => 'message' in q;
+const isHeartbeat = (q: Queued | undefined): q is ClockedBatch => q !== undefined && !isMessage(q) && q.t.length === 0;
+/** One heartbeat standing for two: the later (larger) clock promises all the earlier one did. */
+const mergedHeartbeat = (a: ClockedBatch, b: number): ClockedBatch => heartbeat(Math.max(clockOf(a) as number, b));
 
 const STAGE = 'fromWebSocket';
 const NORMAL_CLOSE = new Set([1000, 1001, 1005]);
@@ -95,12 +102,14 @@ function frameBytes(data: WebSocket.RawData): Uint8Array {
 
 export function fromWebSocket(target: string | WebSocket, options: FromWebSocketOptions = {}): Observable<ClockedBatch> {
   const maxQueued = requirePositiveInt(STAGE, 'maxQueuedEvents', options.maxQueuedEvents ?? 1_000_000);
+  const maxMessages = requirePositiveInt(STAGE, 'maxQueuedMessages', options.maxQueuedMessages ?? 10_000);
   const scheduler = options.scheduler ?? asapScheduler;
   return new Observable<ClockedBatch>((subscriber) => {
     const stats = options.stats ?? createLiveSourceStats();
     const own = typeof target === 'string';
     const ws = typeof target === 'string' ? new WebSocket(target, { maxPayload: options.maxPayload ?? 16 << 20 }) : target;
     const queue: Queued[] = [];
+    let queuedMessages = 0;
     // `drainPending` is set before scheduling: a synchronous scheduler runs the drain inside
     // schedule(), before its Subscription could be stored.
     let drainPending = false;
@@ -114,6 +123,7 @@ export function fromWebSocket(target: string | WebSocket, options: FromWebSocket
       while (queue.length > 0 && !subscriber.closed) {
         const q = queue.shift() as Queued;
         if (isMessage(q)) {
+          queuedMessages--;
           try {
             options.onMessage?.(q.message);
           } catch (e) {
@@ -140,9 +150,21 @@ export function fromWebSocket(target: string | WebSocket, options: FromWebSocket
 
     // Drops `excess` events from the front of the queue; batches that lose all their events but
     // carry a clock stay as heartbeats (the clock is still true), others leave the queue.
+    // Heartbeats left adjacent merge, so a flood of small clocked messages cannot grow the queue.
     const dropOldest = (excess: number): void => {
       let dropped = 0;
       let i = 0;
+      // Puts a heartbeat at i (merged into i - 1 when that is one); returns the next index.
+      const keepClock = (c: number): number => {
+        const prev = i > 0 ? queue[i - 1] : undefined;
+        if (isHeartbeat(prev)) {
+          queue[i - 1] = mergedHeartbeat(prev, c);
+          queue.splice(i, 1);
+          return i;
+        }
+        queue[i] = heartbeat(c);
+        return i + 1;
+      };
       while (excess > 0 && i < queue.length) {
         const b = queue[i];
         if (isMessage(b)) {
@@ -152,13 +174,18 @@ export function fromWebSocket(target: string | WebSocket, options: FromWebSocket
         const n = b.t.length;
         const c = clockOf(b);
         if (n === 0) {
-          i++;
+          i = keepClock(c as number);
         } else if (n <= excess) {
           if (c !== undefined) {
-            queue[i] = heartbeat(c);
-            i++;
+            i = keepClock(c);
           } else {
             queue.splice(i, 1);
+            const prev = queue[i - 1];
+            const next = queue[i];
+            if (isHeartbeat(prev) && isHeartbeat(next)) {
+              queue[i - 1] = mergedHeartbeat(prev, clockOf(next) as number);
+              queue.splice(i, 1);
+            }
           }
           dropped += n;
           excess -= n;
@@ -175,7 +202,14 @@ export function fromWebSocket(target: string | WebSocket, options: FromWebSocket
 
     const enqueue = (b: ClockedBatch): void => {
       const n = b.t.length;
-      if (n === 0 && clockOf(b) === undefined) return;
+      const c = clockOf(b);
+      if (n === 0 && c === undefined) return;
+      const last = queue.at(-1);
+      if (n === 0 && isHeartbeat(last)) {
+        queue[queue.length - 1] = mergedHeartbeat(last, c as number);
+        scheduleDrain();
+        return;
+      }
       stats.eventsIn += n;
       queue.push(b);
       stats.queuedEvents += n;
@@ -214,6 +248,8 @@ export function fromWebSocket(target: string | WebSocket, options: FromWebSocket
           batch = r.events;
         } else {
           if (!options.onMessage) throw new ProtocolError('BAD_MESSAGE', `unexpected message type "${m.type}"`);
+          if (queuedMessages >= maxMessages) throw new ProtocolError('TOO_LARGE', `"${m.type}": ${queuedMessages} control messages already wait for the consumer (maxQueuedMessages ${maxMessages})`);
+          queuedMessages++;
           queue.push({ message: m });
           scheduleDrain();
           return;
@@ -259,6 +295,7 @@ export function fromWebSocket(target: string | WebSocket, options: FromWebSocket
         else if (ws.readyState === WebSocket.OPEN) ws.close(1000);
       }
       queue.length = 0;
+      queuedMessages = 0;
       stats.queuedEvents = 0;
     };
   });

@@ -67,7 +67,8 @@ describe('fromWebSocket', () => {
       ws.close(1000);
     });
     const bad: unknown[] = [];
-    const got = (await collect(fromWebSocket(url, { onBadMessage: (e) => bad.push(e) }))) as ClockedBatch[];
+    // queueScheduler: each batch is delivered as it arrives, so the two ticks are not merged.
+    const got = (await collect(fromWebSocket(url, { scheduler: queueScheduler, onBadMessage: (e) => bad.push(e) }))) as ClockedBatch[];
     expect(got.map((b) => ({ t: Array.from(b.t), clockUs: b.clockUs }))).toEqual([
       { t: [100, 105], clockUs: 150 },
       { t: [], clockUs: 200 },
@@ -133,7 +134,7 @@ describe('fromWebSocket', () => {
     expect(drops.reduce((a, b) => a + b, 0)).toBe(25);
   });
 
-  it('keeps heartbeats queued ahead of dropped events, and their order', async () => {
+  it('keeps the clocks of heartbeats queued ahead of dropped events, merging those the drop leaves adjacent', async () => {
     const url = await server((ws) => {
       ws.send(encodeEventsMessage(at([]), { t0: 5 }));
       ws.send(encodeEventsMessage(at([10, 11, 12])));
@@ -148,8 +149,7 @@ describe('fromWebSocket', () => {
     drain.flush();
     sub.unsubscribe();
     expect(got.map((b) => ({ t: Array.from(b.t), clockUs: b.clockUs }))).toEqual([
-      { t: [], clockUs: 5 },
-      { t: [], clockUs: 20 },
+      { t: [], clockUs: 20 }, // 5 and 20 met once [10, 11, 12] was dropped: 20 promises all 5 did
       { t: [23, 24], clockUs: undefined },
     ]);
     expect(stats.eventsDropped).toBe(5);
@@ -214,6 +214,66 @@ describe('fromWebSocket', () => {
     expect(err).toBeInstanceOf(ProtocolError);
     expect((err as ProtocolError).message).toMatch(/unexpected message type "flush"/);
     expect(got.map((b) => Array.from(b.t))).toEqual([[1]]);
+  });
+
+  it('bounds the queue under a flood of clocks: adjacent heartbeats, and dropped batches with clocks, merge into one', async () => {
+    const url = await server((ws) => {
+      for (let k = 0; k < 300; k++) ws.send(encodeEventsMessage(at([]), { clock: k }));
+      ws.send(encodeEventsMessage(at([1000])));
+      for (let k = 0; k < 300; k++) ws.send(encodeEventsMessage(at([2000 + k]), { clock: 2001 + k }));
+    });
+    const drain = new VirtualTimeScheduler(VirtualAction, Infinity);
+    const stats = createLiveSourceStats();
+    const got: ClockedBatch[] = [];
+    const sub = fromWebSocket(url, { maxQueuedEvents: 2, scheduler: drain, stats }).subscribe({ next: (b) => got.push(b), error: () => undefined });
+    await until(() => stats.messages === 601);
+    drain.flush();
+    sub.unsubscribe();
+    expect(got.map((b) => ({ t: Array.from(b.t), clockUs: b.clockUs }))).toEqual([
+      // The ticks and the dropped batches' clocks (the clockless t=1000 batch dropped between them) are one heartbeat.
+      { t: [], clockUs: 2298 },
+      { t: [2298], clockUs: 2299 },
+      { t: [2299], clockUs: 2300 },
+    ]);
+    expect(stats.eventsDropped).toBe(299);
+  });
+
+  it('stays bounded when ticks alternate with clockless events under drops', async () => {
+    const url = await server((ws) => {
+      for (let k = 0; k < 200; k++) {
+        ws.send(encodeEventsMessage(at([]), { clock: 10 * k }));
+        ws.send(encodeEventsMessage(at([10 * k + 1])));
+      }
+    });
+    const drain = new VirtualTimeScheduler(VirtualAction, Infinity);
+    const stats = createLiveSourceStats();
+    const got: ClockedBatch[] = [];
+    const sub = fromWebSocket(url, { maxQueuedEvents: 1, scheduler: drain, stats }).subscribe({ next: (b) => got.push(b), error: () => undefined });
+    await until(() => stats.messages === 400);
+    drain.flush();
+    sub.unsubscribe();
+    expect(got.map((b) => ({ t: Array.from(b.t), clockUs: b.clockUs }))).toEqual([
+      { t: [], clockUs: 1990 },
+      { t: [1991], clockUs: undefined },
+    ]);
+  });
+
+  it('reports control messages beyond maxQueuedMessages as TOO_LARGE, keeping those queued', async () => {
+    const url = await server((ws) => {
+      for (let k = 0; k < 5; k++) ws.send(JSON.stringify({ type: 'flush' }));
+    });
+    const drain = new VirtualTimeScheduler(VirtualAction, Infinity);
+    const stats = createLiveSourceStats();
+    const seen: string[] = [];
+    const bad: ProtocolError[] = [];
+    const sub = fromWebSocket(url, { maxQueuedMessages: 3, scheduler: drain, stats, onMessage: (m) => seen.push(m.type), onBadMessage: (e) => bad.push(e as ProtocolError) })
+      .subscribe({ error: () => undefined });
+    await until(() => stats.messages === 5);
+    drain.flush();
+    sub.unsubscribe();
+    expect(seen).toEqual(['flush', 'flush', 'flush']);
+    expect(bad.map((e) => e.code)).toEqual(['TOO_LARGE', 'TOO_LARGE']);
+    expect(bad[0].message).toMatch(/maxQueuedMessages 3/);
   });
 
   it('works on a socket accepted by a server (the server-side use), leaving it open on unsubscribe', async () => {
