@@ -8,6 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, unlink } from 'node:fs/promises';
+import { cpus, platform } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
 import { readModelFile, writeModelFile } from '../model/model-file.js';
@@ -125,6 +126,7 @@ export function trainedModel(t: Trainer, base: Model, o: TrainRunOptions, extra:
     history,
     seed: o.seed, arch: o.arch, batch: o.batch, lr: o.adam.lr, loss: o.loss, surrogate: o.surrogate, slope: t.config.surrogate.slope,
     detachReset: o.detachReset, init: o.init ?? null, backend: extra.backend, command: o.command, steps: s.step,
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, platform: platform(), node: process.version },
   };
   return { ...base, name: o.name, graph: t.exportGraph(), training, created: new Date().toISOString() };
 }
