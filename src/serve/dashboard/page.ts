@@ -46,7 +46,7 @@ ${o.scriptMissing ? '<div class="notice">The dashboard script is not built: run 
     <div class="label-row">
       <div id="label" class="big-label" data-seq="">–</div>
       <dl class="label-side">
-        <dt>share of output</dt><dd id="confidence">–</dd>
+        <dt>confidence (softmax)</dt><dd id="confidence">–</dd>
         <dt>covers</dt><dd id="window">–</dd>
         <div id="truth-row" hidden><dt>playing</dt><dd id="truth"></dd></div>
       </dl>

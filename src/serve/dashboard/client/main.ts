@@ -152,9 +152,11 @@ class DashboardPage {
       label.classList.remove('flash');
       void label.offsetWidth; // restart the CSS animation
       label.classList.add('flash');
+      // Softmax of the scores: what the training loss reads them as (membrane or spike counts).
+      const top = p.index >= 0 ? p.scores[p.index] : 0;
       let sum = 0;
-      for (const v of p.scores) sum += Math.abs(v);
-      byId('confidence').textContent = p.index >= 0 && sum > 0 ? formatPercent(Math.abs(p.scores[p.index]) / sum) : '–';
+      for (const v of p.scores) sum += Math.exp(v - top);
+      byId('confidence').textContent = p.index >= 0 && sum > 0 ? formatPercent(1 / sum) : '–';
       byId('window').textContent = `${formatUs(p.window[1] - p.window[0])} · ${formatCount(p.events)} events · ${p.timesteps} steps`;
       byId('pred-kind').textContent = p.final ? 'final' : s.mode === 'stream' ? 'live' : s.mode;
       this.scores.show(p.scores, p.index);

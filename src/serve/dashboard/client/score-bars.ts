@@ -1,6 +1,8 @@
 /**
  * Class scores as horizontal bars (plain DOM: crisp text, CSS transitions, easy to inspect).
- * Bars are relative to the largest score; the predicted class is highlighted. Models with many
+ * Bars span the scores' range: from 0 to the largest score when none is negative (spike counts),
+ * else from the smallest to the largest (membrane readouts go negative), so a longer bar is always
+ * a higher score. The predicted class is highlighted. Models with many
  * classes show the top MAX_ROWS by score.
  */
 import { formatCount } from './format.js';
@@ -38,12 +40,19 @@ export class ScoreBars {
     let order = Array.from({ length: n }, (_, i) => i);
     if (scores && n > MAX_ROWS) order = order.sort((a, b) => (scores[b] ?? 0) - (scores[a] ?? 0)).slice(0, MAX_ROWS);
     let max = 0;
-    if (scores) for (const s of scores) max = Math.max(max, Math.abs(s));
+    let min = 0;
+    if (scores) {
+      for (const s of scores) {
+        max = Math.max(max, s);
+        min = Math.min(min, s);
+      }
+    }
+    const span = max - min;
     this.rows.forEach((r, slot) => {
       const i = order[slot];
       const s = scores ? (scores[i] ?? 0) : 0;
       r.name.textContent = this.labels[i] ?? String(i);
-      r.fill.style.width = `${max > 0 ? (100 * Math.abs(s)) / max : 0}%`;
+      r.fill.style.width = `${span > 0 ? (100 * (s - min)) / span : 0}%`;
       r.value.textContent = scores ? formatCount(s) : '';
       r.row.classList.toggle('top', i === top);
       r.row.dataset.index = String(i);
