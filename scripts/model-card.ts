@@ -18,8 +18,9 @@ interface EvalJson {
   samples: number;
   accuracy: number;
   density: { overall: number; perLayer: Record<string, number> };
-  synopsPerSample: Record<string, number>;
-  spikesPerSample: Record<string, number>;
+  /** Distributions over samples: mean, p50, p95, max. */
+  synopsPerSample: { mean: number };
+  spikesPerSample: { mean: number };
   denseMacsPerSample: number;
   timestepsPerSample: number;
   latencyMs: Record<string, number>;
@@ -79,11 +80,11 @@ async function main(): Promise<void> {
   out.push(`- machine: ${machine}`, '');
   out.push('Exact commands, in order (seeds included):', '', '```sh', ...commands, '```', '');
   out.push('## Evaluation (`spikestream eval`, sparse engine)', '');
-  out.push('| data | samples | accuracy | SynOps / sample | dense MACs / sample | spikes / sample | latency / sample |', '|---|---|---|---|---|---|---|');
+  out.push('| data | samples | accuracy | SynOps / sample (mean) | dense MACs / sample | spikes / sample (mean) | latency / sample (mean) |', '|---|---|---|---|---|---|---|');
   for (const { name, e } of evals) {
-    const synops = Object.values(e.synopsPerSample).reduce((a, b) => a + b, 0);
-    const spikes = Object.entries(e.spikesPerSample).filter(([k]) => k !== 'input').reduce((a, [, b]) => a + b, 0);
-    const lat = e.latencyMs.mean ?? e.latencyMs.median ?? Object.values(e.latencyMs)[0];
+    const synops = e.synopsPerSample.mean;
+    const spikes = e.spikesPerSample.mean;
+    const lat = e.latencyMs.mean ?? e.latencyMs.p50 ?? Object.values(e.latencyMs)[0];
     out.push(`| ${name}: ${e.data} | ${e.samples} | ${pct(e.accuracy)} | ${num(synops)} | ${num(e.denseMacsPerSample)} | ${num(spikes)} | ${Number(lat).toFixed(2)} ms |`);
   }
   out.push('', 'Reproduce the accuracy from the committed file: the commands of the table are `npx spikestream eval --model models/' + `${m.name}.msgpack --data DIR [--split ...] --json\`; ` + 'test/model/shipped-models.test.ts checks it on a fixed subset in CI.', '');
