@@ -17,36 +17,17 @@ import type { OperatorFunction } from 'rxjs';
 import { sliceBatch, type EventBatch } from '../events/batch.js';
 import { countTimestep } from './bin-by-count.js';
 import { createBinningStats, type BinningStats } from './binning-stats.js';
-import { resolveBinningLimits, type BinningLimits } from './binning-limits.js';
-import { requirePositiveInt, requireSize, StreamError } from './stream-error.js';
 import type { Timestep } from './timestep.js';
+import { resolveNBins, type NBinsOptions } from './n-bins-options.js';
 import { wholeRecordingOperator } from './whole-recording.js';
 
-export interface BinToNEventBinsOptions {
-  /** Fraction of a bin by which bins are enlarged, 0 <= overlap < 1 (tonic); not with spikingjelly. */
-  readonly overlap?: number;
-  readonly spikingjelly?: boolean;
-  readonly width: number;
-  readonly height: number;
-  readonly limits?: Partial<BinningLimits>;
-  readonly stats?: BinningStats;
-}
+export type BinToNEventBinsOptions = NBinsOptions;
 
 const STAGE = 'binToNEventBins';
 
-function resolve(n: number, o: BinToNEventBinsOptions): { n: number; overlap: number; sj: boolean; width: number; height: number; limits: BinningLimits } {
-  requirePositiveInt(STAGE, 'n', n);
-  const overlap = o.overlap ?? 0;
-  if (typeof overlap !== 'number' || !(overlap >= 0 && overlap < 1)) {
-    throw new StreamError('BAD_OPTION', STAGE, `overlap must be a fraction in [0, 1), got ${String(overlap)}`);
-  }
-  const sj = o.spikingjelly ?? false;
-  if (sj && overlap !== 0) throw new StreamError('BAD_OPTION', STAGE, 'spikingjelly binning has no overlap');
-  return { n, overlap, sj, width: requireSize(STAGE, 'width', o.width), height: requireSize(STAGE, 'height', o.height), limits: resolveBinningLimits(o.limits) };
-}
 
 export function binEventsToNEventBins(events: EventBatch, n: number, options: BinToNEventBinsOptions): { timesteps: Timestep[]; stats: BinningStats } {
-  const o = resolve(n, options);
+  const o = resolveNBins(STAGE, n, options);
   const stats = options.stats ?? createBinningStats();
   const N = events.t.length;
   stats.eventsIn += N;
@@ -80,6 +61,6 @@ export function binEventsToNEventBins(events: EventBatch, n: number, options: Bi
 }
 
 export function binToNEventBins(n: number, options: BinToNEventBinsOptions): OperatorFunction<EventBatch, Timestep> {
-  const o = resolve(n, options);
+  const o = resolveNBins(STAGE, n, options);
   return wholeRecordingOperator(STAGE, o.limits.maxRecordingEvents, (events) => binEventsToNEventBins(events, n, options).timesteps);
 }

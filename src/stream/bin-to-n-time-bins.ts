@@ -20,34 +20,15 @@
 import type { OperatorFunction } from 'rxjs';
 import { sliceBatch, type EventBatch } from '../events/batch.js';
 import { createBinningStats, type BinningStats } from './binning-stats.js';
-import { resolveBinningLimits, type BinningLimits } from './binning-limits.js';
 import { EventTimestep } from './event-timestep.js';
-import { requirePositiveInt, requireSize, StreamError } from './stream-error.js';
 import type { Timestep } from './timestep.js';
+import { resolveNBins, type NBinsOptions } from './n-bins-options.js';
 import { isNonDecreasing, lowerBound, wholeRecordingOperator } from './whole-recording.js';
 
-export interface BinToNTimeBinsOptions {
-  /** Fraction of a bin by which bins are enlarged, 0 <= overlap < 1 (tonic); not with spikingjelly. */
-  readonly overlap?: number;
-  readonly spikingjelly?: boolean;
-  readonly width: number;
-  readonly height: number;
-  readonly limits?: Partial<BinningLimits>;
-  readonly stats?: BinningStats;
-}
+export type BinToNTimeBinsOptions = NBinsOptions;
 
 const STAGE = 'binToNTimeBins';
 
-function resolve(n: number, o: BinToNTimeBinsOptions): { n: number; overlap: number; sj: boolean; width: number; height: number; limits: BinningLimits } {
-  requirePositiveInt(STAGE, 'n', n);
-  const overlap = o.overlap ?? 0;
-  if (typeof overlap !== 'number' || !(overlap >= 0 && overlap < 1)) {
-    throw new StreamError('BAD_OPTION', STAGE, `overlap must be a fraction in [0, 1), got ${String(overlap)}`);
-  }
-  const sj = o.spikingjelly ?? false;
-  if (sj && overlap !== 0) throw new StreamError('BAD_OPTION', STAGE, 'spikingjelly binning has no overlap');
-  return { n, overlap, sj, width: requireSize(STAGE, 'width', o.width), height: requireSize(STAGE, 'height', o.height), limits: resolveBinningLimits(o.limits) };
-}
 
 /** Events with lo <= t < hi, in arrival order (a view when `sorted`). */
 function inWindow(events: EventBatch, lo: number, hi: number, sorted: boolean): EventBatch {
@@ -133,7 +114,7 @@ function spikingJellyTimeBins(events: EventBatch, n: number, w: number, h: numbe
 
 /** Pure core on a whole recording. An empty recording gives no timesteps. */
 export function binEventsToNTimeBins(events: EventBatch, n: number, options: BinToNTimeBinsOptions): { timesteps: Timestep[]; stats: BinningStats } {
-  const o = resolve(n, options);
+  const o = resolveNBins(STAGE, n, options);
   const stats = options.stats ?? createBinningStats();
   const N = events.t.length;
   stats.eventsIn += N;
@@ -145,6 +126,6 @@ export function binEventsToNTimeBins(events: EventBatch, n: number, options: Bin
 }
 
 export function binToNTimeBins(n: number, options: BinToNTimeBinsOptions): OperatorFunction<EventBatch, Timestep> {
-  const o = resolve(n, options);
+  const o = resolveNBins(STAGE, n, options);
   return wholeRecordingOperator(STAGE, o.limits.maxRecordingEvents, (events) => binEventsToNTimeBins(events, n, options).timesteps);
 }
