@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { customOp } from './custom-op.js';
-import { neuronBackward, neuronForward, type NearTieCounter, type NeuronLayer } from './neuron-sequence.js';
+import { neuronBackward, neuronForward, type NearTieCounter, type NeuronLayer, type Scratch } from './neuron-sequence.js';
 import { poolBackward, poolForward, type PoolGeometry } from './pool-sequence.js';
 import type { Surrogate } from './surrogate.js';
 
@@ -20,6 +20,25 @@ export interface NeuronOpOptions {
   readonly onTime?: (group: 'neuron-forward' | 'neuron-backward', ms: number) => void;
 }
 
+interface LayerScratch {
+  /** Arrays of the training forward pass, read again by its backward pass. */
+  readonly train: Scratch;
+  /** Set between a training forward pass and its backward pass: a second forward then gets fresh arrays. */
+  busy: boolean;
+  readonly evaluation: Scratch;
+  pooled?: Float32Array;
+  gOut?: Float32Array;
+}
+
+// Per layer, reused from step to step (see neuron-sequence.ts's Scratch for why).
+const scratchOf = new WeakMap<NeuronLayer, LayerScratch>();
+
+function scratchFor(layer: NeuronLayer): LayerScratch {
+  let s = scratchOf.get(layer);
+  if (!s) scratchOf.set(layer, (s = { train: {}, busy: false, evaluation: {} }));
+  return s;
+}
+
 /**
  * Runs the layer on x [T*B, ...sample]; with `pool`, returns the pooled outputs
  * [T*B, ho, wo, c] instead (see pool-sequence.ts).
@@ -28,17 +47,25 @@ export function neuronOp(x: tf.Tensor, T: number, layer: NeuronLayer, o: NeuronO
   const time = o.onTime;
   const TB = x.shape[0];
   const outShape = pool ? [TB, Math.floor(pool.h / pool.kh), Math.floor(pool.w / pool.kw), pool.c] : x.shape;
-  const finish = (out: Float32Array) => (pool ? poolForward(out, TB, pool) : out);
+  const sc = scratchFor(layer);
+  const finish = (out: Float32Array) => {
+    if (!pool) return out;
+    sc.pooled = poolForward(out, TB, pool, sc.pooled);
+    return sc.pooled;
+  };
   if (!o.train) {
     const t0 = time ? performance.now() : 0;
-    const { out } = neuronForward(layer, x.dataSync() as Float32Array, T, false, o.ties);
+    const { out } = neuronForward(layer, x.dataSync() as Float32Array, T, false, o.ties, sc.evaluation);
+    // tf.tensor copies the values, so the arrays can be reused by the next call.
     const y = tf.tensor(finish(out), outShape, 'float32');
     if (time) time('neuron-forward', performance.now() - t0);
     return y;
   }
   const op = customOp<tf.Tensor>(([xIn]) => {
     const t0 = time ? performance.now() : 0;
-    const { out, u } = neuronForward(layer, xIn.dataSync() as Float32Array, T, true);
+    const own: Scratch | undefined = sc.busy ? undefined : sc.train;
+    sc.busy = own !== undefined;
+    const { out, u } = neuronForward(layer, xIn.dataSync() as Float32Array, T, true, undefined, own);
     const value = tf.tensor(finish(out), outShape, 'float32');
     if (time) time('neuron-forward', performance.now() - t0);
     return {
@@ -46,9 +73,11 @@ export function neuronOp(x: tf.Tensor, T: number, layer: NeuronLayer, o: NeuronO
       gradFunc: (dy: tf.Tensor) => {
         const t1 = time ? performance.now() : 0;
         const gy = dy.dataSync() as Float32Array;
-        const gOut = pool ? poolBackward(gy, TB, pool) : gy;
-        const g = neuronBackward(layer, u as Float32Array, out, gOut, T, o.surrogate, o.detachReset);
+        let gOut = gy;
+        if (pool) gOut = sc.gOut = poolBackward(gy, TB, pool, sc.gOut);
+        const g = neuronBackward(layer, u as Float32Array, out, gOut, T, o.surrogate, o.detachReset, own);
         const gt = tf.tensor(g, xIn.shape, 'float32');
+        if (own) sc.busy = false;
         if (time) time('neuron-backward', performance.now() - t1);
         return gt;
       },

@@ -123,6 +123,31 @@ function twinLoss(layer: NeuronLayer, input: Float64Array, hard: Float32Array, T
   return loss;
 }
 
+describe('uniform-parameter fast paths', () => {
+  it('give bit-identical forward and backward results to the per-neuron loops', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 1e9 }), fc.boolean(), fc.constantFrom('atan', 'fast-sigmoid' as const), (seed, subtract, sg) => {
+      const rng = new Rng(seed);
+      const node: NeuronNode = {
+        id: 'n', op: 'LIF',
+        params: { tau: 5, dt: 1, beta: rng.uniform(0.5, 0.99), r: rng.uniform(0.5, 1.5), v_leak: rng.bool(0.5) ? 0 : rng.uniform(-0.2, 0.2), v_threshold: rng.uniform(0.5, 1.5), v_reset: 0.1, reset: subtract ? 'subtract' : 'zero' },
+      };
+      const shape = [2, 3, 3];
+      const fast = neuronLayer(neuronArrays(node, shape), activationPerm(shape));
+      expect(fast.uniform).toBe(true);
+      const slow: NeuronLayer = { ...fast, uniform: false };
+      const T = 4;
+      const input = randomInput(rng, T * 2 * fast.n);
+      const a = neuronForward(fast, input, T, true);
+      const b = neuronForward(slow, input, T, true);
+      expect(a.out).toEqual(b.out);
+      expect(a.u).toEqual(b.u);
+      const g = Float32Array.from({ length: input.length }, () => rng.normal());
+      const s = surrogate(sg);
+      expect(neuronBackward(fast, a.u as Float32Array, a.out, g, T, s, true)).toEqual(neuronBackward(slow, b.u as Float32Array, b.out, g, T, s, true));
+    }), { numRuns: 200 });
+  });
+});
+
 describe('neuronBackward', () => {
   it.each([
     ['LIF', 'atan'], ['LIF', 'fast-sigmoid'], ['IF', 'atan'], ['LI', 'atan'],
