@@ -6,8 +6,7 @@
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { describe, expect, it } from 'vitest';
 import { batchFrom } from '../../src/events/batch.js';
 import { encodeNmnist } from '../../src/events/nmnist.js';
 import { binEventsByTime } from '../../src/stream/bin-by-time.js';
@@ -15,28 +14,14 @@ import { describeWithFixtures, sharedFixture } from '../helpers/fixtures.js';
 import { readNpy } from '../helpers/npy.js';
 import { findPython, runPython } from '../helpers/python.js';
 import { denseFrames, NMNIST_REL } from './helpers.js';
+import { runCli } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spikestream-frames-'));
 let serial = 0;
 const outPath = () => join(dir, `f${serial++}.npy`);
 
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const so = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out += String(s); return true; });
-  const se = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += String(s); return true; });
-  try {
-    const code = await main(['node', 'spikestream', ...args]);
-    return { code, out, err };
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
-}
+const run = runCli;
 
-afterEach(() => {
-  process.exitCode = undefined;
-});
 
 const REFS: [string, string[]][] = [
   ['tonic_time_window_10000', ['--time-window-us', '10000']],

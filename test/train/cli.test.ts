@@ -8,29 +8,17 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesizeNmnist } from '../../src/data/nmnist-synth.js';
 import { readModelFile } from '../../src/model/model-file.js';
 import { isWeighted } from '../../src/snn/graph.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
+import { runCli } from '../helpers/cli.js';
 
 let dir: string;
 let data: string;
 
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const so = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out += String(s); return true; });
-  const se = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += String(s); return true; });
-  try {
-    const code = await main(['node', 'spikestream', ...args]);
-    return { code, out, err };
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
-}
+const run = runCli;
 
 const TRAIN = ['--arch', 'nmnist-tiny', '--timesteps', '5', '--batch', '8', '--epochs', '2', '--gain', '1.5', '--lr', '0.01', '--seed', '4', '--update-every', '1'];
 
@@ -44,9 +32,6 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-afterEach(() => {
-  process.exitCode = undefined;
-});
 
 function weightsOf(m: Awaited<ReturnType<typeof readModelFile>>): Float32Array[] {
   return m.graph.nodes.filter(isWeighted).map((n) => n.params.weight.data);

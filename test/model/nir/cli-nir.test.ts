@@ -4,31 +4,16 @@
  * through both engines with identical spikes, reported per NIR node id.
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../../src/cli/main.js';
+import { describe, expect, it } from 'vitest';
 import { parseBinningSpec } from '../../../src/cli/nir.js';
 import { readModelFile, writeModelFile } from '../../../src/model/model-file.js';
 import { randomModel } from '../../../src/model/random-model.js';
 import { describeWithFixtures, sharedFixture } from '../../helpers/fixtures.js';
 import { tmpPath } from './nir-builder.js';
+import { runCli } from '../../helpers/cli.js';
 
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const so = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out += String(s); return true; });
-  const se = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += String(s); return true; });
-  try {
-    const code = await main(['node', 'spikestream', ...args]);
-    return { code, out, err };
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
-}
+const run = runCli;
 
-afterEach(() => {
-  process.exitCode = undefined;
-});
 
 describe('spikestream nir', () => {
   it('export then import of a masked model: same graph, labels and binning, with --json summaries', async () => {
