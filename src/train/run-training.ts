@@ -16,20 +16,19 @@ import type { BinningSpec, Model, PlainValue, TrainingInfo } from '../model/mode
 import { modelFromGraph } from '../model/random-model.js';
 import { isWeighted } from '../snn/graph.js';
 import { numel } from '../snn/tensor.js';
-import type { AdamParams } from './adam.js';
 import { buildArch, type ArchName, type OutputKind } from './arch.js';
 import { selectBackend } from './backend.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { openNmnistDataset } from '../data/nmnist-dataset.js';
 import { openTrainingData, type DataSpec } from './data-spec.js';
-import type { Allocation, EslSchedule, GrowthRule } from './esl.js';
 import { binDataset, type FrameSet } from './frame-set.js';
-import type { BackendName, LossKind, Method } from './options.js';
+import type { BackendName } from './options.js';
 import { surrogate, type SurrogateKind } from './surrogate.js';
 import { TrainError } from './train-error.js';
 import { Trainer, type EpochLog, type EslUpdateLog, type StepResult, type TrainConfig, type TrainState } from './trainer.js';
 
-export interface TrainRunOptions {
+/** A run: the trainer's configuration (with the surrogate named, not built) plus data, model and files. */
+export interface TrainRunOptions extends Omit<TrainConfig, 'surrogate'> {
   readonly data: DataSpec;
   readonly arch: ArchName;
   readonly output: OutputKind;
@@ -38,21 +37,8 @@ export interface TrainRunOptions {
   readonly timesteps: number;
   /** Default: n_time_bins with `timesteps` bins (tonic). */
   readonly binning?: BinningSpec;
-  readonly method: Method;
-  readonly density: number;
-  readonly allocation: Allocation;
-  readonly rule: GrowthRule;
-  readonly schedule: EslSchedule;
-  readonly keepFirstDense: boolean;
-  readonly keepLastDense: boolean;
-  readonly epochs: number;
-  readonly batch: number;
-  readonly seed: number;
-  readonly adam: AdamParams;
-  readonly loss: LossKind;
   readonly surrogate: SurrogateKind;
   readonly slope?: number;
-  readonly detachReset: boolean;
   readonly out: string;
   readonly name: string;
   /** A model to start from (fine-tuning; ESL continues from its masks). */
