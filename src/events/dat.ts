@@ -108,36 +108,26 @@ export class DatDecoder extends PropheseeDecoderBase {
     let prev = this.prevRaw;
     let wrapBase = this.wrapBase;
     let wraps = this.wraps;
-    if (this.version === 2) {
-      for (let i = 0; i < nr; i++) {
-        const ts = u[2 * i];
-        const w = u[2 * i + 1];
-        if (ts < prev && prev - ts > HALF && unwrap) {
-          wrapBase += WRAP;
-          wraps++;
-        }
-        prev = ts;
-        t[n] = wrapBase + ts;
-        x[n] = w & 0x3fff;
-        y[n] = (w >>> 14) & 0x3fff;
-        p[n] = (w >>> 28) & 1;
-        n++;
+    // v2: x 14 bits, y 14 bits, polarity bit 28; v1: x 9 bits, y 8 bits, polarity bit 17. The
+    // layout is loop-invariant locals, so one hot loop serves both versions.
+    const v2 = this.version === 2;
+    const xMask = v2 ? 0x3fff : 0x1ff;
+    const yShift = v2 ? 14 : 9;
+    const yMask = v2 ? 0x3fff : 0xff;
+    const pShift = v2 ? 28 : 17;
+    for (let i = 0; i < nr; i++) {
+      const ts = u[2 * i];
+      const w = u[2 * i + 1];
+      if (ts < prev && prev - ts > HALF && unwrap) {
+        wrapBase += WRAP;
+        wraps++;
       }
-    } else {
-      for (let i = 0; i < nr; i++) {
-        const ts = u[2 * i];
-        const w = u[2 * i + 1];
-        if (ts < prev && prev - ts > HALF && unwrap) {
-          wrapBase += WRAP;
-          wraps++;
-        }
-        prev = ts;
-        t[n] = wrapBase + ts;
-        x[n] = w & 0x1ff;
-        y[n] = (w >>> 9) & 0xff;
-        p[n] = (w >>> 17) & 1;
-        n++;
-      }
+      prev = ts;
+      t[n] = wrapBase + ts;
+      x[n] = w & xMask;
+      y[n] = (w >>> yShift) & yMask;
+      p[n] = (w >>> pShift) & 1;
+      n++;
     }
     this.n = n;
     this.prevRaw = prev;
