@@ -3,7 +3,7 @@
  * Each operator has a pure core on EventBatch next to it (same module) for arrays and tests.
  */
 export type { Timestep } from './timestep.js';
-export { EventTimestep, accumulateCounts } from './event-timestep.js';
+export { EventTimestep, accumulateCounts, accumulateCountsInt16, INT16_COUNT_MAX, type DenseCounters } from './event-timestep.js';
 export { heartbeat, clockOf, withClock, type ClockedBatch } from './clocked-batch.js';
 export { StreamError, isStreamError, type StreamErrorCode } from './stream-error.js';
 export { createBinningStats, type BinningStats } from './binning-stats.js';

@@ -18,7 +18,8 @@ export interface Timestep {
   readonly events: EventBatch;
   /**
    * Dense counts as a (2, H, W) row-major array, channel 0 = OFF, 1 = ON (tonic/SpikingJelly
-   * layout). Allocated per call unless `out` (length 2*H*W, zeroed by this call) is given.
+   * layout). Allocated per call unless `out` (length 2*H*W, zeroed by this call) is given; `out`
+   * is returned as is and stays the caller's (the next call with it overwrites it).
    */
   toDense(out?: Float32Array): Float32Array;
 }

@@ -11,6 +11,7 @@ import { binEventsByTime } from '../../src/stream/bin-by-time.js';
 import { binEventsToNEventBins } from '../../src/stream/bin-to-n-event-bins.js';
 import { binEventsToNTimeBins } from '../../src/stream/bin-to-n-time-bins.js';
 import { denoiseEvents, initDenoise } from '../../src/stream/denoise.js';
+import type { EventTimestep } from '../../src/stream/event-timestep.js';
 import { initRefractoryPeriod, refractoryPeriodEvents } from '../../src/stream/refractory-period.js';
 import type { Timestep } from '../../src/stream/timestep.js';
 import { toRows } from '../helpers/events.js';
@@ -49,6 +50,14 @@ describeWithFixtures('binning parity with tonic and SpikingJelly on the N-MNIST 
       expect(got.length).toBe(want.data.length);
       let mismatches = 0;
       for (let i = 0; i < got.length; i++) if (got[i] !== want.data[i]) mismatches++;
+      expect(mismatches).toBe(0);
+      // The Int16 frames (what `spikestream frames` writes) hold the same counts.
+      const size = 2 * H * W;
+      const i16 = new Int16Array(size);
+      ts.forEach((t, k) => {
+        (t as EventTimestep).toDenseInt16(i16);
+        for (let i = 0; i < size; i++) if (i16[i] !== want.data[k * size + i]) mismatches++;
+      });
       expect(mismatches).toBe(0);
       expect(ts.map((t) => t.events.t.length)).toEqual(ref[c.name].per_frame_sum);
       expect(ts.map((t) => t.index)).toEqual(ts.map((_, i) => i));
