@@ -27,7 +27,7 @@ export interface ConvGeometry {
 }
 
 /** Stride/dilation conv in 'valid' mode that works on every backend, including stride and dilation both > 1. */
-function convValid(x: tf.Tensor4D, w: tf.Tensor4D, stride: readonly [number, number], dilation: readonly [number, number]): tf.Tensor4D {
+export function convValid(x: tf.Tensor4D, w: tf.Tensor4D, stride: readonly [number, number], dilation: readonly [number, number]): tf.Tensor4D {
   const strided = stride[0] > 1 || stride[1] > 1;
   const dilated = dilation[0] > 1 || dilation[1] > 1;
   if (!(strided && dilated)) return tf.conv2d(x, w, [stride[0], stride[1]], 'valid', 'NHWC', [dilation[0], dilation[1]]);
@@ -46,32 +46,48 @@ function dilateSpatial(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
   return tf.slice(flat, [0, 0, 0, 0], [n, (h - 1) * sh + 1, (w - 1) * sw + 1, c]);
 }
 
+/** Height and width of dy padded (and stride-dilated) for the input-gradient conv: [top + h, left + w]. */
+export function paddedGradShape(inShape: readonly [number, number, number, number], kernel: readonly [number, number], g: ConvGeometry): { top: number; left: number; height: number; width: number } {
+  const top = (kernel[0] - 1) * g.dilation[0];
+  const left = (kernel[1] - 1) * g.dilation[1];
+  return { top, left, height: top + inShape[1], width: left + inShape[2] };
+}
+
+/** dL/dx of convValid from dy already stride-dilated and padded as paddedGradShape says. */
+export function convInputGradPadded(padded: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  return tf.tidy(() => {
+    const wf = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    return tf.conv2d(padded, wf, 1, 'valid', 'NHWC', [g.dilation[0], g.dilation[1]]);
+  });
+}
+
 /** dL/dx of convValid. */
 export function convInputGrad(dy: tf.Tensor4D, w: tf.Tensor4D, inShape: readonly [number, number, number, number], g: ConvGeometry): tf.Tensor4D {
   return tf.tidy(() => {
     const [kh, kw] = w.shape;
-    const [, h, wd] = inShape;
     const dyd = dilateSpatial(dy, g.stride[0], g.stride[1]);
     const [, lh, lw] = dyd.shape;
-    const top = (kh - 1) * g.dilation[0];
-    const left = (kw - 1) * g.dilation[1];
-    const padded = tf.pad(dyd, [[0, 0], [top, h - lh], [left, wd - lw], [0, 0]]);
-    const wf = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
-    return tf.conv2d(padded as tf.Tensor4D, wf, 1, 'valid', 'NHWC', [g.dilation[0], g.dilation[1]]);
+    const { top, left, height, width } = paddedGradShape(inShape, [kh, kw], g);
+    const padded = tf.pad(dyd, [[0, 0], [top, height - top - lh], [left, width - left - lw], [0, 0]]) as tf.Tensor4D;
+    return convInputGradPadded(padded, w, g);
   });
 }
 
-/** dL/dw of convValid. */
-export function convFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, kernel: readonly [number, number], g: ConvGeometry): tf.Tensor4D {
+/** dL/dw of convValid from dy already transposed to [Ho, Wo, N, Cout]. */
+export function convFilterGradTransposed(x: tf.Tensor4D, dyt: tf.Tensor4D, kernel: readonly [number, number], g: ConvGeometry): tf.Tensor4D {
   return tf.tidy(() => {
     const xt = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D; // [Cin, H, W, N]
-    const dyt = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [Ho, Wo, N, Cout]
     // Output position k of this correlation is kernel tap k: stride d, dilation s.
     const r = convValid(xt, dyt, g.dilation, g.stride); // [Cin, >=kh, >=kw, Cout]
     const [cin, , , cout] = r.shape;
     const cropped = tf.slice(r, [0, 0, 0, 0], [cin, kernel[0], kernel[1], cout]);
     return tf.transpose(cropped, [1, 2, 0, 3]) as tf.Tensor4D; // [kh, kw, Cin, Cout]
   });
+}
+
+/** dL/dw of convValid. */
+export function convFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, kernel: readonly [number, number], g: ConvGeometry): tf.Tensor4D {
+  return tf.tidy(() => convFilterGradTransposed(x, tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D, kernel, g));
 }
 
 /**

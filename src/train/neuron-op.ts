@@ -1,10 +1,12 @@
 /**
  * The tfjs op around neuron-sequence.ts: a neuron layer over T timesteps on a time-major tensor
- * [T*B, ...sample], with the hand-written BPTT as its gradient. Values cross between tfjs and the
- * typed-array loops with dataSync (a copy; the loops themselves are the cost that matters).
+ * [T*B, ...sample], with the hand-written BPTT as its gradient. The loops read tensors in place
+ * (heap-io.ts); results are copied into new tensors. (Training fuses a neuron layer fed by a
+ * convolution into the convolution's op instead: conv-neuron-op.ts.)
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { customOp } from './custom-op.js';
+import { checkAttached, readValues } from './heap-io.js';
 import { neuronBackward, neuronForward, type NearTieCounter, type NeuronLayer, type Scratch } from './neuron-sequence.js';
 import { poolBackward, poolForward, type PoolGeometry } from './pool-sequence.js';
 import type { Surrogate } from './surrogate.js';
@@ -55,8 +57,10 @@ export function neuronOp(x: tf.Tensor, T: number, layer: NeuronLayer, o: NeuronO
   };
   if (!o.train) {
     const t0 = time ? performance.now() : 0;
-    const { out } = neuronForward(layer, x.dataSync() as Float32Array, T, false, o.ties, sc.evaluation);
-    // tf.tensor copies the values, so the arrays can be reused by the next call.
+    const xv = readValues(x);
+    const { out } = neuronForward(layer, xv, T, false, o.ties, sc.evaluation);
+    checkAttached(xv);
+    // tf.tensor copies the values (after the loop: it may grow the heap), so the arrays can be reused by the next call.
     const y = tf.tensor(finish(out), outShape, 'float32');
     if (time) time('neuron-forward', performance.now() - t0);
     return y;
@@ -65,17 +69,20 @@ export function neuronOp(x: tf.Tensor, T: number, layer: NeuronLayer, o: NeuronO
     const t0 = time ? performance.now() : 0;
     const own: Scratch | undefined = sc.busy ? undefined : sc.train;
     sc.busy = own !== undefined;
-    const { out, u } = neuronForward(layer, xIn.dataSync() as Float32Array, T, true, undefined, own);
+    const xv = readValues(xIn);
+    const { out, u } = neuronForward(layer, xv, T, true, undefined, own);
+    checkAttached(xv);
     const value = tf.tensor(finish(out), outShape, 'float32');
     if (time) time('neuron-forward', performance.now() - t0);
     return {
       value,
       gradFunc: (dy: tf.Tensor) => {
         const t1 = time ? performance.now() : 0;
-        const gy = dy.dataSync() as Float32Array;
+        const gy = readValues(dy);
         let gOut = gy;
         if (pool) gOut = sc.gOut = poolBackward(gy, TB, pool, sc.gOut);
         const g = neuronBackward(layer, u as Float32Array, out, gOut, T, o.surrogate, o.detachReset, own);
+        checkAttached(gy);
         const gt = tf.tensor(g, xIn.shape, 'float32');
         if (own) sc.busy = false;
         if (time) time('neuron-backward', performance.now() - t1);

@@ -19,6 +19,7 @@ import { neuronArrays } from '../snn/neuron.js';
 import { expandParam, numel } from '../snn/tensor.js';
 import { validateGraph, type GraphPlan } from '../snn/validate-graph.js';
 import { conv2dOp } from './conv2d-op.js';
+import { convNeuronOp } from './conv-neuron-op.js';
 import { customOp } from './custom-op.js';
 import { registerTrainerGradients } from './gradients.js';
 import { activationPerm, trainerWeightShape, weightPerm } from './layout.js';
@@ -75,6 +76,10 @@ interface Compiled {
   readonly elementwise?: Float32Array;
   /** Index of the first trainable weighted node (its input is data: no input gradient needed). */
   readonly isFirstWeighted?: boolean;
+  /** A Conv2d whose only consumer is a neuron node: in training it runs that node (and its fused pool) too. */
+  readonly convNeuron?: { readonly layer: NeuronLayer; readonly pool?: PoolGeometry };
+  /** A neuron node computed, in training, by its Conv2d predecessor: passes values through. */
+  readonly fusedIntoConv?: boolean;
 }
 
 export class TfGraph {
@@ -145,6 +150,14 @@ export class TfGraph {
       compiled[p] = { ...c, fusedPool: { h, w, c: ch, kh, kw, average: pn.op === 'AvgPool2d' } };
       compiled[q] = { ...compiled[q], fusedAway: true };
     });
+    // Fuse Conv2d -> neuron (-> pool) for training (see conv-neuron-op.ts).
+    compiled.forEach((c, q) => {
+      if (!c.neuron || c.inShape.length !== 3 || plan.preds[q].length !== 1) return;
+      const p = plan.preds[q][0];
+      if (plan.nodes[p].op !== 'Conv2d' || succs[p].length !== 1) return;
+      compiled[p] = { ...compiled[p], convNeuron: { layer: c.neuron, ...(c.fusedPool ? { pool: c.fusedPool } : {}) } };
+      compiled[q] = { ...c, fusedIntoConv: true };
+    });
     this.params = params;
     this.compiled = compiled;
     const out = plan.nodes[plan.outputIndex];
@@ -182,6 +195,11 @@ export class TfGraph {
         const { padding, stride, dilation } = node.params;
         let xin = x as tf.Tensor4D;
         if (padding[0] > 0 || padding[1] > 0) xin = tf.pad(xin, [[0, 0], [padding[0], padding[0]], [padding[1], padding[1]], [0, 0]]);
+        if (c.convNeuron && fusedTraining(o)) {
+          const bias = c.bias !== undefined ? values[c.bias] as tf.Tensor1D : null;
+          const spec = { T, layer: c.convNeuron.layer, conv: { stride, dilation }, inputGrad: !c.isFirstWeighted, ...(c.convNeuron.pool ? { pool: c.convNeuron.pool } : {}) };
+          return convNeuronOp(xin, values[c.weight as number] as tf.Tensor4D, bias, spec, o);
+        }
         let y: tf.Tensor = conv2dOp(xin, values[c.weight as number] as tf.Tensor4D, { stride, dilation }, !c.isFirstWeighted, o.onTime);
         if (c.bias !== undefined) y = tf.add(y, values[c.bias]);
         return y;
@@ -208,6 +226,7 @@ export class TfGraph {
       case 'IF':
       case 'LIF':
       case 'LI': {
+        if (c.fusedIntoConv && fusedTraining(o)) return x;
         const impl = o.neuronImpl ?? neuronOp;
         if (c.fusedPool) return impl(x, T, c.neuron as NeuronLayer, o, c.fusedPool);
         const y = impl(tf.reshape(x, [TB, -1]), T, c.neuron as NeuronLayer, o);
@@ -219,6 +238,11 @@ export class TfGraph {
         throw new TrainError('UNSUPPORTED', `node "${node.id}": op ${node.op} cannot be trained`);
     }
   }
+}
+
+/** Training with the trainer's own neuron ops: Conv2d -> neuron pairs run as one op (conv-neuron-op.ts). */
+function fusedTraining(o: ForwardOptions): boolean {
+  return o.train && !o.neuronImpl;
 }
 
 /**
