@@ -57,6 +57,21 @@ describe('EventTimestep.toDense / toDenseInt16', () => {
     expect(counters.saturated).toBe(2 * 1234);
   });
 
+  it('on a coordinate outside the frame, names that event and has counted exactly the events before it', () => {
+    fc.assert(fc.property(rowsArb.filter((r) => r.length > 0), fc.nat(), fc.boolean(), (rows, at, badX) => {
+      const k = at % rows.length;
+      const bad = rows.map((r, i) => (i === k ? [r[0], badX ? W + r[1] : r[1], badX ? r[2] : H + r[2], r[3]] : r));
+      const ts = new EventTimestep(0, 0, 1, W, H, ev(bad));
+      const want = oracle(rows.slice(0, k), W, H);
+      const f32 = new Float32Array(2 * W * H);
+      const i16 = new Int16Array(2 * W * H);
+      expect(() => ts.toDense(f32)).toThrowError(new RegExp(`: event ${k} at `));
+      expect(() => ts.toDenseInt16(i16)).toThrowError(new RegExp(`: event ${k} at `));
+      expect(Array.from(f32)).toEqual(want);
+      expect(Array.from(i16)).toEqual(want);
+    }), { numRuns: 100 });
+  });
+
   it('rejects a frame of the wrong length and coordinates outside the frame, in both dtypes', () => {
     const ts = new EventTimestep(0, 0, 1, W, H, ev([[0, 1, 1, 1]]));
     expect(() => ts.toDenseInt16(new Int16Array(7))).toThrowError(/out has length 7/);
