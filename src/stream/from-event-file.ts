@@ -12,6 +12,15 @@ import { openEventFile, type EventFileStream, type OpenEventFileOptions } from '
 import type { ClockedBatch } from './clocked-batch.js';
 import { fromBatches, resolveReplayOptions, type ReplayOptions } from './from-batches.js';
 
+/**
+ * Default bytes per read for replay (openEventFile alone reads 1 MiB). A chunk's decoded columns
+ * (13 bytes per event: ~3.3 bytes per EVT 2.0 input byte) should still be in the core's L2 cache
+ * when binning and toDense read them back: at 1 MiB they are ~3.4 MB and spill, which measured
+ * ~3-10% slower on the file-to-frames pipeline (bench/pipeline.ts) than 128-256 KiB, while
+ * smaller reads start to cost more in read calls than they save.
+ */
+export const REPLAY_CHUNK_BYTES = 256 * 1024;
+
 export interface FromEventFileOptions extends OpenEventFileOptions, ReplayOptions {
   /** Called with the opened stream (format, info, meta()) before its first batch. */
   readonly onOpen?: (stream: EventFileStream) => void;
@@ -23,7 +32,7 @@ export function fromEventFile(path: string, options: FromEventFileOptions = {}):
     let stream: EventFileStream | undefined;
     let inner: Subscription | undefined;
     let ended = false;
-    openEventFile(path, options).then((s) => {
+    openEventFile(path, { ...options, chunkBytes: options.chunkBytes ?? REPLAY_CHUNK_BYTES }).then((s) => {
       if (ended) {
         void s.close();
         return;
