@@ -6,6 +6,15 @@
  * `subscriber.error`; teardown drops the state so its buffers can be collected.
  *
  * Errors thrown by downstream consumers are not caught here: only the stage's own work is guarded.
+ *
+ * Ownership of batches: stages never write to their input, and may keep views on it after the
+ * call returns (binning does, instead of copying every event: an open window holds views on the
+ * batches fed so far, and the timesteps it emits hold them on). So a batch's memory must not change
+ * while anything downstream may still hold it: for a batch fed to binning, until the window state
+ * and every timestep containing its events are done with. Sources normally hand out fresh memory
+ * per batch (decoders return new columns per write, fromBatches passes batches through as given,
+ * eventsMessageToBatch copies out of its message); a source that recycles batch memory must check
+ * that first, as the server's per-session pool does (src/serve/event-pool.ts).
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { EventBatch } from '../events/batch.js';

@@ -25,6 +25,10 @@
  *
  * For timestamps that never step back this equals tonic on the concatenated recording, however
  * the stream is split into batches.
+ *
+ * No event is copied: a window's events are views on the input batches (one per run of events in
+ * that window), so a window spanning several batches is held as parts (see event-timestep.ts for
+ * how long the views stay valid and what may not write to them).
  */
 import type { OperatorFunction } from 'rxjs';
 import { sliceBatch, type EventBatch } from '../events/batch.js';

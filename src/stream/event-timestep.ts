@@ -2,12 +2,11 @@
  * The Timestep implementation every binning stage emits.
  *
  * Ownership: a timestep's events are views (subarrays) on the batches the binning stage was fed,
- * never copies, and they stay valid for as long as the timestep is referenced. That is sound
- * because batches are immutable once emitted: every source here (decoders, fromBatches, the
- * WebSocket source) hands out fresh memory per batch and never writes to it again, and a source
- * that reused its buffers would corrupt the timesteps still holding views on them. A frame passed
- * as `out` to `toDense` stays the caller's: it is overwritten whole by each call and returned as
- * is (no copy), so a caller that keeps a frame across calls copies it first.
+ * never copies (until `events` joins several parts into one new batch). They read the source's
+ * memory for as long as the timestep is referenced, so the source must leave that memory unchanged
+ * until then (batch-operator.ts states the rule for sources); nothing here writes to it. A frame
+ * passed as `out` to `toDense`/`toDenseInt16` stays the caller's: each call zeroes and overwrites
+ * it whole and returns it as is (no copy), so a caller that keeps a frame across calls copies it.
  */
 import { concatBatches, type EventBatch } from '../events/batch.js';
 import { StreamError } from './stream-error.js';
