@@ -62,8 +62,13 @@ export class Evt3Decoder extends PropheseeDecoderBase {
   private width = 65536;
   private height = 65536;
   private beforeTimeHigh = 0;
-  /** Running events-per-byte estimate for sizing the output (vectors make the bound 5.3/byte). */
+  /**
+   * Events per body byte used to size each write's output: the larger of the last write's ratio
+   * and the stream's so far. Starts at 0.5, the most a stream without vector words can reach.
+   */
   private ratio = 0.5;
+  private seenBytes = 0;
+  private seenEvents = 0;
 
   constructor(options: Evt3Options = {}) {
     super('evt3', options, false);
@@ -77,15 +82,25 @@ export class Evt3Decoder extends PropheseeDecoderBase {
     }
   }
 
+  // The output is allocated per write and every slot of it is touched (decoded, or zeroed before
+  // it is exposed), so slack costs as much as events: size it from the measured ratio with 5%
+  // headroom. A write that needs more grows its output (a copy; real streams change their event
+  // rate slowly, so that is rare at useful chunk sizes).
   protected estimateEvents(bytes: number): number {
-    return Math.ceil(bytes * this.ratio * 1.25) + 64;
+    return Math.ceil(bytes * this.ratio * 1.05) + 64;
   }
 
   protected override syncDetails(): void {
     const d = this.info.details;
     d.wordsBeforeTimeHigh = this.beforeTimeHigh;
     d.timeLoops = this.loopBase / LOOP_US;
-    if (this.info.bytes > 4096) this.ratio = Math.max(0.05, this.info.events / this.info.bytes);
+    const bytes = this.info.bytes - this.seenBytes;
+    if (bytes >= 4096) {
+      const events = this.info.events - this.seenEvents;
+      this.ratio = Math.max(0.05, events / bytes, this.info.events / this.info.bytes);
+      this.seenBytes = this.info.bytes;
+      this.seenEvents = this.info.events;
+    }
   }
 
   protected override unitName(carry: Uint8Array): string {
@@ -97,8 +112,19 @@ export class Evt3Decoder extends PropheseeDecoderBase {
     return '16-bit word';
   }
 
-  // Hot loop, hand-written: all state in int32 locals, no calls, no per-event allocation. EVT_ADDR_X
-  // and EVT_ADDR_Y words run in a tight inner loop; the rarer types are handled between its runs.
+  // Hot loop, hand-written (it is the decoder): all state in int32 locals written back once per
+  // call, no calls, no per-event allocation, one monomorphic store site per column and word kind.
+  //
+  // EVT_ADDR_X / EVT_ADDR_Y are ~85% of real words and come in short irregular runs (Y, a few X,
+  // Y, ...), broken every dozen words by a TIME_LOW or a VECT_BASE_X + vector unit. Branching on X
+  // versus Y mispredicts on about every other run, so runs are decoded without data-dependent
+  // branches: every word stores a speculative event at slot n, which only an EVT_ADDR_X keeps
+  // (n += 1), and an EVT_ADDR_Y selects its y with a mask. Words go two per iteration (one test
+  // for both, stores sharing their typed-array checks), with the trip count bounded by the output
+  // capacity so there is no per-event check, and only while CD events are valid: a y beyond the
+  // height ends the run before its pair is stored. The pair that ends a run is finished by one
+  // masked step (a no-op unless its first word is X/Y), so the other word types reach the dispatch
+  // below directly, and a VECT_BASE_X falls straight into the vector unit after it.
   protected decodeBody(buf: ArrayBufferLike, byteOffset: number, byteLength: number, streamOffset: number): number {
     const nw = byteLength >>> 1;
     const words = new Uint16Array(buf, byteOffset, nw);
@@ -129,37 +155,63 @@ export class Evt3Decoder extends PropheseeDecoderBase {
     let vectBase = this.vectBase | 0;
     let hasVectBase = this.hasVectBase;
     let skipped = 0;
+    // A word of type 0x0 or 0x2 is an EVT_ADDR_Y at or beyond the height exactly when
+    // w - height < yOut as unsigned numbers (EVT_ADDR_X words are >= 0x2000).
+    const yOut = height < 0x2000 ? 0x2000 - height : 0;
     while (i < nw) {
-      // EVT_ADDR_X / EVT_ADDR_Y are ~85% of real words. `lim` bounds the run so that every X fits
-      // the output without a capacity check per event.
-      const lim = Math.min(nw, i + (cap - n));
-      for (; i < lim; i++) {
-        const w = words[i];
-        const type = w >>> 12;
-        if (type === 0x2) {
-          if (valid !== 0) {
-            t[n] = tCur;
-            x[n] = w & 0x7ff;
-            y[n] = yCur;
-            p[n] = (w >>> 11) & 1;
-            n++;
-          } else {
-            skipped++;
-          }
-        } else if (type === 0x0) {
-          yCur = w & 0xfff;
-          valid = yCur < height ? 1 : 0;
-        } else {
-          break;
+      if (valid !== 0) {
+        // CD events are valid for the whole run, so X words count without a mask. At most two
+        // events per pair: this many pairs always fit the output.
+        const pairEnd = Math.min(nw - 1, i + ((cap - n) & ~1));
+        for (; i < pairEnd; i += 2) {
+          const w0 = words[i];
+          const w1 = words[i + 1];
+          // Leave the run at a word of another type (bit 15, 14 or 12 set) or an out-of-range y.
+          if (((w0 | w1) & 0xd000) !== 0 || (w0 - height) >>> 0 < yOut || (w1 - height) >>> 0 < yOut) break;
+          const x0 = w0 >>> 13; // 1 for EVT_ADDR_X, 0 for EVT_ADDR_Y
+          t[n] = tCur;
+          x[n] = w0 & 0x7ff;
+          y[n] = yCur;
+          p[n] = (w0 >>> 11) & 1;
+          n += x0;
+          const m0 = x0 - 1; // all ones for EVT_ADDR_Y
+          yCur = (yCur & ~m0) | (w0 & m0);
+          const x1 = w1 >>> 13;
+          t[n] = tCur;
+          x[n] = w1 & 0x7ff;
+          y[n] = yCur;
+          p[n] = (w1 >>> 11) & 1;
+          n += x1;
+          const m1 = x1 - 1;
+          yCur = (yCur & ~m1) | (w1 & m1);
         }
       }
       if (i >= nw) break;
-      const w = words[i];
-      const type = w >>> 12;
-      if ((type | 2) === 2) {
-        // Stopped by `lim`: the output is full.
-        this.needMore = true;
-        break;
+      let w = words[i];
+      if (n < cap) {
+        // The masked step: consumes w if it is EVT_ADDR_X/Y, else changes nothing.
+        const xy = ((w & 0xd000) - 1) >>> 31; // 1 when the type is 0x0 or 0x2
+        const xw = (w >>> 13) & xy;
+        t[n] = tCur;
+        x[n] = w & 0x7ff;
+        y[n] = yCur;
+        p[n] = (w >>> 11) & 1;
+        n += xw & valid;
+        skipped += xw & (valid ^ 1);
+        const m = -(xy & (xw ^ 1));
+        yCur = (yCur & ~m) | (w & m);
+        valid = (valid & ~m) | (((yCur - height) >>> 31) & m);
+        i += xy;
+        if (i >= nw) break;
+        w = words[i];
+      }
+      let type = w >>> 12;
+      if (type === 0x3) {
+        vectBase = w & 0xfff;
+        hasVectBase = true;
+        if (++i >= nw) break;
+        w = words[i];
+        type = w >>> 12;
       }
       if (type === 0x4) {
         if (i + 2 >= nw) break;
@@ -188,12 +240,30 @@ export class Evt3Decoder extends PropheseeDecoderBase {
           vectBase = (vectBase + 32) & 0xffff;
         }
         i += 2;
-      } else if (type === 0x3) {
-        vectBase = w & 0xfff;
-        hasVectBase = true;
       } else if (type === 0x6) {
         low = w & 0xfff;
         tCur = loopBase + high * 4096 + low;
+      } else if (type === 0x2) {
+        // X/Y words reach here only at the end of the input or of the output.
+        if (valid !== 0) {
+          if (n >= cap) {
+            this.needMore = true;
+            break;
+          }
+          t[n] = tCur;
+          x[n] = w & 0x7ff;
+          y[n] = yCur;
+          p[n] = (w >>> 11) & 1;
+          n++;
+        } else {
+          skipped++;
+        }
+      } else if (type === 0x0) {
+        yCur = w & 0xfff;
+        valid = yCur < height ? 1 : 0;
+      } else if (type === 0x3) {
+        // A second VECT_BASE_X in a row: take it on the next pass.
+        continue;
       } else if (type === 0x8) {
         const th = w & 0xfff;
         if (high >= th + 2048) loopBase += LOOP_US;
