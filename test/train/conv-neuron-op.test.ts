@@ -21,7 +21,8 @@ import { isFastLif, neuronPoolBackward, neuronPoolForward, outputSize, type Imag
 import { neuronBackward, neuronForward, neuronLayer, type NeuronLayer } from '../../src/train/neuron-sequence.js';
 import { poolBackward, poolForward, type PoolGeometry } from '../../src/train/pool-sequence.js';
 import { countNonzero, sparseFilterGrad, sparseFilterGradPays } from '../../src/train/sparse-filter-grad.js';
-import { surrogate } from '../../src/train/surrogate.js';
+import { surrogate, type SurrogateKind } from '../../src/train/surrogate.js';
+import { wasmKernels } from '../../src/train/wasm-kernels.js';
 
 function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
@@ -125,6 +126,7 @@ interface OpCase {
   readonly T: number; readonly B: number; readonly h: number; readonly w: number; readonly cin: number; readonly cout: number;
   readonly k: number; readonly stride: number; readonly dilation: number; readonly pool: number; readonly bias: boolean;
   readonly inputGrad: boolean; readonly fast: boolean; readonly sparse: 'always' | 'never' | 'auto';
+  readonly sg?: SurrogateKind;
 }
 
 const opCase = fc.record({
@@ -134,29 +136,33 @@ const opCase = fc.record({
   inputGrad: fc.boolean(), fast: fc.boolean(), sparse: fc.constantFrom('always' as const, 'never' as const, 'auto' as const),
 }).filter((c) => c.h >= (c.k - 1) * c.dilation + 1 && c.w >= (c.k - 1) * c.dilation + 1);
 
-/** Forward values and gradients (x, w, bias) of the fused op and of the unfused ops, for loss = sum(out * r). */
-function bothWays(c: OpCase, seed: number) {
+type Variant = 'unfused' | { readonly simd: boolean };
+
+/** Forward values and gradients (x, w, bias) of two variants of the op (fused with or without SIMD, unfused), for loss = sum(out * r). */
+function twoWays(c: OpCase, seed: number, first: Variant, second: Variant) {
   const rng = new Rng(seed);
   const ho = Math.floor((c.h - (c.k - 1) * c.dilation - 1) / c.stride) + 1;
   const wo = Math.floor((c.w - (c.k - 1) * c.dilation - 1) / c.stride) + 1;
   const shape = [c.cout, ho, wo];
   const layer: NeuronLayer = neuronLayer(neuronArrays(randomNode(rng, c.fast), shape), activationPerm(shape));
-  const pool: PoolGeometry | undefined = c.pool > 0 && ho >= c.pool && wo >= c.pool ? { h: ho, w: wo, c: c.cout, kh: c.pool, kw: c.pool, average: true } : undefined;
+  const pool: PoolGeometry | undefined = c.pool > 0 && ho >= c.pool && wo >= c.pool ? { h: ho, w: wo, c: c.cout, kh: c.pool, kw: c.pool, average: rng.bool(0.7) } : undefined;
   const TB = c.T * c.B;
   const x = tf.tensor4d(randomValues(rng, TB * c.h * c.w * c.cin, 0.7), [TB, c.h, c.w, c.cin]);
   const w = tf.tensor4d(Float32Array.from({ length: c.k * c.k * c.cin * c.cout }, () => rng.normal()), [c.k, c.k, c.cin, c.cout]);
   const b = tf.tensor1d(Float32Array.from({ length: c.cout }, () => rng.uniform(-0.5, 0.5)));
   const geo = { stride: [c.stride, c.stride] as [number, number], dilation: [c.dilation, c.dilation] as [number, number] };
-  const sg = surrogate('atan');
-  const fused = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => convNeuronOp(xx as tf.Tensor4D, ww as tf.Tensor4D, c.bias ? bb as tf.Tensor1D : null, { T: c.T, layer, conv: geo, inputGrad: c.inputGrad, ...(pool ? { pool } : {}) }, { surrogate: sg, detachReset: true, sparseFilterGrad: c.sparse });
-  const unfused = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => {
+  const sg = surrogate(c.sg ?? 'atan');
+  const op = (v: Variant) => (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor): tf.Tensor => {
+    if (v !== 'unfused') {
+      return convNeuronOp(xx as tf.Tensor4D, ww as tf.Tensor4D, c.bias ? bb as tf.Tensor1D : null, { T: c.T, layer, conv: geo, inputGrad: c.inputGrad, ...(pool ? { pool } : {}) }, { surrogate: sg, detachReset: true, sparseFilterGrad: c.sparse, simd: v.simd });
+    }
     let y: tf.Tensor = conv2dOp(xx as tf.Tensor4D, ww as tf.Tensor4D, geo, c.inputGrad);
     if (c.bias) y = tf.add(y, bb);
     return pool ? neuronOp(y, c.T, layer, { surrogate: sg, detachReset: true, train: true }, pool) : tf.reshape(neuronOp(tf.reshape(y, [TB, -1]), c.T, layer, { surrogate: sg, detachReset: true, train: true }), y.shape);
   };
-  const outShape = tf.tidy(() => fused(x, w, b).shape);
+  const outShape = tf.tidy(() => op(first)(x, w, b).shape);
   const r = tf.tensor(Float32Array.from({ length: outShape.reduce((a, d) => a * d, 1) }, () => rng.normal()), outShape);
-  const run = (f: typeof fused) => {
+  const run = (f: ReturnType<typeof op>) => {
     const out = tf.tidy(() => f(x, w, b).dataSync().slice());
     const loss = (...v: tf.Tensor[]) => tf.sum(tf.mul(f(v[0], v[1], v[2] ?? b), r));
     const grads = tf.grads(loss)(c.bias ? [x, w, b] : [x, w]);
@@ -164,8 +170,8 @@ function bothWays(c: OpCase, seed: number) {
     tf.dispose(grads);
     return { out, dx: values[0], dw: values[1], db: values[2] ?? new Float32Array(c.cout) };
   };
-  const a = run(fused);
-  const e = run(unfused);
+  const a = run(op(first));
+  const e = run(op(second));
   tf.dispose([x, w, b, r]);
   return { a, e };
 }
@@ -181,7 +187,7 @@ describe.each(['wasm', 'cpu'] as const)('convNeuronOp on %s', (backend) => {
   it('gives the unfused ops\' outputs exactly and their gradients', () => {
     fc.assert(fc.property(opCase, fc.integer({ min: 0, max: 1e9 }), (c, seed) => {
       const before = tf.memory().numTensors;
-      const { a, e } = bothWays(c, seed);
+      const { a, e } = twoWays(c, seed, { simd: true }, 'unfused');
       expect(a.out).toEqual(e.out);
       // Gradients: the same math, sums in another order (and float64 in the sparse scatter).
       expect(maxRelDiff(a.dw, e.dw)).toBeLessThan(1e-4);
@@ -190,6 +196,41 @@ describe.each(['wasm', 'cpu'] as const)('convNeuronOp on %s', (backend) => {
       if (!c.inputGrad) expect(a.dx.every((v) => v === 0)).toBe(true);
       expect(tf.memory().numTensors).toBe(before);
     }), { numRuns: backend === 'cpu' ? 30 : 60 });
+  });
+});
+
+describe('wasm SIMD kernels', () => {
+  beforeAll(async () => {
+    await selectBackend('wasm');
+  });
+  afterAll(async () => {
+    await selectBackend('cpu');
+  });
+
+  it('are available on the wasm backend (Node has wasm SIMD)', () => {
+    expect(wasmKernels()).not.toBeNull();
+  });
+
+  // Shapes the kernels take (reference-network LIF, channels divisible by 4), pooled with and
+  // without cut-off edges, with stride/dilation (the sparse kernel takes stride 1 only).
+  const kernelCase = fc.record({
+    T: fc.integer({ min: 1, max: 3 }), B: fc.integer({ min: 1, max: 3 }), h: fc.integer({ min: 5, max: 12 }), w: fc.integer({ min: 5, max: 12 }),
+    cin: fc.integer({ min: 1, max: 3 }), cout: fc.constantFrom(4, 8, 16, 32), k: fc.integer({ min: 1, max: 5 }),
+    stride: fc.constantFrom(1, 1, 2), dilation: fc.constantFrom(1, 1, 2), pool: fc.integer({ min: 0, max: 3 }), bias: fc.boolean(),
+    inputGrad: fc.boolean(), fast: fc.constant(true), sparse: fc.constantFrom('always' as const, 'never' as const), sg: fc.constantFrom('atan' as const, 'fast-sigmoid' as const),
+  }).filter((c) => c.h >= (c.k - 1) * c.dilation + 1 && c.w >= (c.k - 1) * c.dilation + 1);
+
+  it('give the JS loops\' outputs and neuron gradients bit for bit (the sparse filter gradient to float32 rounding)', () => {
+    fc.assert(fc.property(kernelCase, fc.integer({ min: 0, max: 1e9 }), (c, seed) => {
+      const before = tf.memory().numTensors;
+      const { a, e } = twoWays(c, seed, { simd: true }, { simd: false });
+      expect(a.out).toEqual(e.out);
+      expect(a.dx).toEqual(e.dx);
+      expect(a.db).toEqual(e.db);
+      if (c.sparse === 'never') expect(a.dw).toEqual(e.dw);
+      else expect(maxRelDiff(a.dw, e.dw)).toBeLessThan(1e-5);
+      expect(tf.memory().numTensors).toBe(before);
+    }), { numRuns: 80 });
   });
 });
 
