@@ -183,6 +183,152 @@ describe('Evt3Decoder', () => {
 });
 
 
+/**
+ * An obviously-correct EVT 3.0 reader for the differential tests below: one word at a time, one
+ * switch, the semantics listed in src/events/evt3.ts (OpenEB's). Input must end on a unit boundary.
+ */
+function referenceEvt3(ws: readonly number[], width = 65536, height = 65536): { rows: number[][]; skipped: number } {
+  const rows: number[][] = [];
+  let skipped = 0;
+  let started = false;
+  let loops = 0;
+  let high = 0;
+  let low = 0;
+  let y = 0;
+  let valid = false;
+  let vectBase = 0;
+  let hasVectBase = false;
+  for (let i = 0; i < ws.length; i++) {
+    const w = ws[i];
+    const type = w >>> 12;
+    const v = w & 0xfff;
+    if (!started) {
+      if (type === 0x8) {
+        started = true;
+        high = v;
+      } else {
+        skipped++;
+      }
+      continue;
+    }
+    const t = loops * 2 ** 24 + high * 4096 + low;
+    switch (type) {
+      case 0x0: y = v; valid = y < height; break;
+      case 0x1: valid = false; skipped++; break;
+      case 0x2:
+        if (valid) rows.push([t, w & 0x7ff, y, (w >>> 11) & 1]);
+        else skipped++;
+        break;
+      case 0x3: vectBase = v; hasVectBase = true; break;
+      case 0x4: {
+        if (!valid) {
+          skipped += 3;
+        } else {
+          const bx = vectBase & 0xf7ff;
+          if (hasVectBase && bx + 32 <= width) {
+            const mask = (v | ((ws[i + 1] & 0xfff) << 12) | ((ws[i + 2] & 0xff) << 24)) >>> 0;
+            for (let b = 0; b < 32; b++) if ((mask >>> b) & 1) rows.push([t, bx + b, y, (vectBase >>> 11) & 1]);
+          } else {
+            hasVectBase = false;
+          }
+          vectBase = (vectBase + 32) & 0xffff;
+        }
+        i += 2;
+        break;
+      }
+      case 0x6: low = v; break;
+      case 0x8:
+        if (high >= v + 2048) loops++;
+        if (high !== v) {
+          low = 0;
+          high = v;
+        }
+        break;
+      case 0xe:
+        if (v === 0x014 || v === 0x016) {
+          skipped += 4;
+          i += 3;
+        } else {
+          skipped++;
+        }
+        break;
+      default: skipped++;
+    }
+  }
+  return { rows, skipped };
+}
+
+/**
+ * Random EVT 3.0 streams made of whole units, weighted like real recordings (runs of X/Y words
+ * between TIME_LOW and VECT_BASE_X + vector units) plus everything rarer: EM markers, y beyond the
+ * height, vectors past the width, lone VECT_8, ERC units, reserved and skipped types, time loops,
+ * long sparse stretches (few events per byte) followed by dense ones (the output estimate runs
+ * short and has to grow mid-call).
+ */
+const evt3Units = (width: number, height: number): fc.Arbitrary<number[]> => fc.oneof(
+  { weight: 30, arbitrary: fc.array(fc.oneof(
+    { weight: 4, arbitrary: fc.integer({ min: 0, max: Math.min(width, 2048) - 1 }).chain((x) => fc.integer({ min: 0, max: 1 }).map((p) => X(x, p))) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: Math.min(height, 4096) - 1 }).map(Y) },
+  ), { minLength: 1, maxLength: 40 }) },
+  { weight: 4, arbitrary: fc.integer({ min: 0, max: 0xfff }).map((v) => [TL(v)]) },
+  { weight: 4, arbitrary: fc.tuple(fc.integer({ min: 0, max: 0x7ff }), fc.integer({ min: 0, max: 1 }), fc.integer({ min: 0, max: 0xffffffff }))
+    .map(([bx, p, m]) => [VB(bx % Math.max(1, width), p), V12(m & 0xfff), V12((m >>> 12) & 0xfff), V8((m >>> 24) & 0xff)]) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xffffffff }).map((m) => [V12(m & 0xfff), V12((m >>> 12) & 0xfff), V8((m >>> 24) & 0xff)]) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xfff }).map((v) => [TH(v)]) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xfff }).map((v) => [Y(v)]) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 0x7ff }).map((v) => [EM(v)]) },
+  { weight: 1, arbitrary: fc.constantFrom([0xe014, 0xf001, 0xf002, 0x7003], [0xe016, 0x7000, 0x7000, 0x7000], [0xe123], [0x5042], [0xa001], [0xd000], [0x9000], [0xb000], [0xc000], [0x7000]) },
+  { weight: 1, arbitrary: fc.integer({ min: 20, max: 2500 }).map((k) => Array(k).fill(TL(7))) },
+  { weight: 1, arbitrary: fc.integer({ min: 2, max: 40 }).map((k) => [VB(0, 1), ...Array.from({ length: k }, () => [V12(0xfff), V12(0xfff), V8(0xff)]).flat()]) },
+  { weight: 1, arbitrary: fc.integer({ min: 50, max: 300 }).map((k) => Array.from({ length: k }, (_, j) => X(j % Math.min(width, 2048), j & 1))) },
+);
+
+describe('Evt3Decoder against a word-at-a-time reference', () => {
+  // Byte-sized chunks (units split everywhere) next to ones past 4 KiB, which set the output
+  // estimate from a sparse stretch so that a dense one overflows it mid-call.
+  const chunkings = fc.tuple(fc.array(fc.integer({ min: 1, max: 9 }), { maxLength: 3 }), fc.integer({ min: 4096, max: 12000 }))
+    .map(([small, big]) => [...small, big]);
+
+  it('gives the reference events and skip counts for any stream and any chunking', () => {
+    const geometry = fc.constantFrom([65536, 65536], [1280, 720], [64, 48], [40, 30]);
+    fc.assert(fc.property(geometry.chain(([w, h]) => fc.tuple(fc.constant([w, h]), fc.array(evt3Units(w, h), { maxLength: 60 }))), chunkings, fc.boolean(),
+      ([[w, h], units], sizes, beforeTimeHigh) => {
+        const ws = [...(beforeTimeHigh ? [X(1, 1), Y(2)] : []), TH(3), ...units.flat()];
+        const body = words(...ws);
+        const bytes = w === 65536 ? body : withHeader(body, ['evt 3.0', `geometry ${w}x${h}`]);
+        const want = referenceEvt3(ws, w, h);
+        const dec = new Evt3Decoder();
+        expect(toRows(decodeChunked(dec, bytes, sizes))).toEqual(want.rows);
+        expect(dec.info.skippedWords).toBe(want.skipped);
+        expect(dec.info.details.wordsBeforeTimeHigh).toBe(beforeTimeHigh ? 2 : 0);
+      }), { numRuns: 400 });
+  });
+
+  it('keeps the events decoded before a reserved word in strict mode, wherever the chunks end', () => {
+    fc.assert(fc.property(fc.array(evt3Units(1280, 720), { maxLength: 30 }), fc.array(evt3Units(1280, 720), { maxLength: 5 }), chunkings, (before, after, sizes) => {
+      const head = [TH(3), ...before.flat().filter((w) => ![0x9, 0xb, 0xc].includes(w >>> 12))];
+      const ws = [...head, 0xb000, ...after.flat()];
+      const dec = new Evt3Decoder({ strict: true });
+      const got: number[][] = [];
+      const bytes = words(...ws);
+      const e = decodeErrorOf(() => {
+        let i = 0;
+        let k = 0;
+        while (i < bytes.length) {
+          const n = sizes[k++ % sizes.length];
+          got.push(...toRows(dec.write(bytes.subarray(i, i + n))));
+          i += n;
+        }
+        dec.end();
+      });
+      got.push(...toRows(e.events));
+      expect(e.code).toBe('CORRUPT');
+      expect(e.offset).toBe(head.length * 2);
+      expect(got).toEqual(referenceEvt3(head).rows);
+    }), { numRuns: 200 });
+  });
+});
+
 const REL = 'events/expelliarmus/evt3_sample.raw';
 describeManifestFixture(REL, () => new Evt3Decoder(), {
   name: 'Evt3Decoder on the real EVT 3.0 sample',
