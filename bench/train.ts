@@ -5,13 +5,16 @@
  *
  * Baseline, measured in the same run: the same trainer with the neuron layers written the
  * straightforward way, as per-timestep tfjs ops (v = beta v + I; s = spike(v - thr) with a
- * surrogate-gradient op; v -= s thr; tf.stack; tf.avgPool), instead of the hand-written fused
- * neuron+pool loops of src/train/neuron-sequence.ts.
+ * surrogate-gradient op; v -= s thr; tf.stack; tf.avgPool), instead of the trainer's fused
+ * conv-neuron-pool op (src/train/conv-neuron-op.ts, wasm SIMD kernels on the wasm backend). It
+ * runs in one thread (its tfjs-ops neurons are a hook that cannot cross to gradient workers), so
+ * the trainer is measured in one thread too ("1 thread") and with its default gradient workers
+ * (one thread per core, src/train/gradient-pool.ts); both ratios are against the baseline.
  *
  *   npx tsx bench/train.ts [--steps 3] [--backends wasm,cpu]
  *
- * One JSON line per figure: { name, value, unit, backend, variant, baseline?, ratio? } and, for
- * the profile, { name: "train_step_profile", group, value (ms/step), share }.
+ * One JSON line per figure: { name, value, unit, backend, variant, threads, baseline?, ratio? }
+ * and, for the profile (one thread), { name: "train_step_profile", group, value (ms/step), share }.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { DEFAULT_ADAM } from '../src/train/adam.js';
@@ -24,6 +27,7 @@ import type { NeuronLayer } from '../src/train/neuron-sequence.js';
 import type { PoolGeometry } from '../src/train/pool-sequence.js';
 import { surrogate } from '../src/train/surrogate.js';
 import type { ForwardOptions } from '../src/train/tf-graph.js';
+import { defaultWorkerCount } from '../src/train/gradient-pool.js';
 import { Trainer, type TrainConfig } from '../src/train/trainer.js';
 import { Prng } from '../src/data/prng.js';
 
@@ -106,51 +110,64 @@ function config(density: number): TrainConfig {
   };
 }
 
-/** Median samples/s over STEPS steps after one warm-up step, and the mean time per op group. */
-function measure(density: number, data: FrameSet, plain: boolean, steps: number): { sps: number; groups: Map<string, number>; stepMs: number } {
+/** Median samples/s over `steps` steps after a warm-up step. */
+function measure(density: number, data: FrameSet, plain: boolean, steps: number, threads: number): { sps: number; stepMs: number } {
   const graph = buildArch('nmnist-small', [2, 34, 34], { output: 'membrane', beta: 0.9, gain: 1, seed: 1 });
-  const t = new Trainer(graph, config(density), data, null);
-  const groups = new Map<string, number>();
+  const t = new Trainer(graph, config(density), data, null, { threads });
   const hooks = plain ? { neuronImpl: tfjsOpsNeuron } : {};
   t.trainStep(hooks);
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {
     const t0 = performance.now();
-    t.trainStep({ ...hooks, onTime: (g, ms) => groups.set(g, (groups.get(g) ?? 0) + ms / steps) });
+    t.trainStep(hooks);
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
   const stepMs = times[times.length >> 1];
-  return { sps: (BATCH * 1000) / stepMs, groups, stepMs };
+  return { sps: (BATCH * 1000) / stepMs, stepMs };
+}
+
+/** Mean time per op group over `steps` steps (one thread: the timing hook runs in this thread only). */
+function profile(data: FrameSet, steps: number): Map<string, number> {
+  const graph = buildArch('nmnist-small', [2, 34, 34], { output: 'membrane', beta: 0.9, gain: 1, seed: 1 });
+  const t = new Trainer(graph, config(1), data, null, { threads: 1 });
+  const groups = new Map<string, number>();
+  t.trainStep();
+  for (let i = 0; i < steps; i++) t.trainStep({ onTime: (g, ms) => groups.set(g, (groups.get(g) ?? 0) + ms / steps) });
+  return groups;
 }
 
 const wanted = arg('backends', '').split(',').filter(Boolean) as BackendName[];
 const backends = (await availableBackends()).filter((b) => wanted.length === 0 || wanted.includes(b));
 const data = randomFrames(BATCH * 4, 7);
+const threads = 1 + defaultWorkerCount();
 for (const backend of backends) {
   await selectBackend(backend);
   // The cpu backend's convolutions are slow: fewer steps there.
   const steps = backend === 'cpu' ? Math.max(1, Math.ceil(STEPS / 3)) : STEPS;
-  const base = measure(1, data, true, steps);
-  emit({ name: 'train_samples_per_s', backend, variant: 'dense, tfjs-ops neurons (baseline)', value: +base.sps.toFixed(2), unit: 'samples/s', stepMs: +base.stepMs.toFixed(0) });
+  const base = measure(1, data, true, steps, 1);
+  emit({ name: 'train_samples_per_s', backend, variant: 'dense, tfjs-ops neurons (baseline)', threads: 1, value: +base.sps.toFixed(2), unit: 'samples/s', stepMs: +base.stepMs.toFixed(0) });
   for (const density of [1, 0.1]) {
-    const r = measure(density, data, false, steps);
-    const variant = density < 1 ? `esl ${density}` : 'dense';
-    emit({ name: 'train_samples_per_s', backend, variant, value: +r.sps.toFixed(2), unit: 'samples/s', stepMs: +r.stepMs.toFixed(0), baseline: +base.sps.toFixed(2), ratio: +(r.sps / base.sps).toFixed(3) });
-    if (density === 1) {
-      // Op groups inside forward-backward; "other" is what tfjs does around them (pads, transposes, matMul, loss, autodiff bookkeeping).
-      const fb = r.groups.get('forward-backward') ?? 0;
-      const inner = ['conv-forward', 'conv-input-grad', 'conv-filter-grad', 'neuron-forward', 'neuron-backward'];
-      const innerSum = inner.reduce((a, g) => a + (r.groups.get(g) ?? 0), 0);
-      const total = [...r.groups.entries()].filter(([g]) => !inner.includes(g)).reduce((a, [, v]) => a + v, 0);
-      const rows: [string, number][] = [...inner.map((g) => [g, r.groups.get(g) ?? 0] as [string, number]), ['other tfjs (forward-backward)', fb - innerSum],
-        ...['input', 'readback', 'optimizer', 'esl'].map((g) => [g, r.groups.get(g) ?? 0] as [string, number])];
-      for (const [group, ms] of rows) emit({ name: 'train_step_profile', backend, variant, group, value: +ms.toFixed(1), unit: 'ms/step', share: +(ms / total).toFixed(3) });
+    for (const n of threads > 1 ? [1, threads] : [1]) {
+      const r = measure(density, data, false, steps, n);
+      const variant = `${density < 1 ? `esl ${density}` : 'dense'}${n === 1 ? ', 1 thread' : ''}`;
+      emit({ name: 'train_samples_per_s', backend, variant, threads: n, value: +r.sps.toFixed(2), unit: 'samples/s', stepMs: +r.stepMs.toFixed(0), baseline: +base.sps.toFixed(2), ratio: +(r.sps / base.sps).toFixed(3) });
     }
   }
-  // Kernel-level view of one dense step (tf.profile), top kernels by time.
+  {
+    const groups = profile(data, steps);
+    // Op groups inside forward-backward; "other" is what tfjs does around them (pads, transposes, matMul, loss, autodiff bookkeeping).
+    const fb = groups.get('forward-backward') ?? 0;
+    const inner = ['conv-forward', 'conv-input-grad', 'conv-filter-grad', 'neuron-forward', 'neuron-backward'];
+    const innerSum = inner.reduce((a, g) => a + (groups.get(g) ?? 0), 0);
+    const total = [...groups.entries()].filter(([g]) => !inner.includes(g)).reduce((a, [, v]) => a + v, 0);
+    const rows: [string, number][] = [...inner.map((g) => [g, groups.get(g) ?? 0] as [string, number]), ['other tfjs (forward-backward)', fb - innerSum],
+      ...['input', 'readback', 'optimizer', 'esl'].map((g) => [g, groups.get(g) ?? 0] as [string, number])];
+    for (const [group, ms] of rows) emit({ name: 'train_step_profile', backend, variant: 'dense, 1 thread', group, value: +ms.toFixed(1), unit: 'ms/step', share: +(ms / total).toFixed(3) });
+  }
+// Kernel-level view of one dense step (tf.profile), top kernels by time.
   const graph = buildArch('nmnist-small', [2, 34, 34], { output: 'membrane', beta: 0.9, gain: 1, seed: 1 });
-  const t = new Trainer(graph, config(1), data, null);
+  const t = new Trainer(graph, config(1), data, null, { threads: 1 });
   t.trainStep();
   const prof = await tf.profile(() => {
     t.trainStep();
@@ -159,5 +176,5 @@ for (const backend of backends) {
   const byKernel = new Map<string, number>();
   for (const k of prof.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + Number(k.kernelTimeMs));
   const top = [...byKernel.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
-  for (const [kernel, ms] of top) emit({ name: 'train_step_kernel_ms', backend, variant: 'dense', kernel: kernel === 'forward' ? 'custom ops (hand-written neuron loops)' : kernel, value: +ms.toFixed(1), unit: 'ms/step' });
+  for (const [kernel, ms] of top) emit({ name: 'train_step_kernel_ms', backend, variant: 'dense, 1 thread', kernel: kernel === 'forward' ? 'custom ops (fused conv-neuron-pool, neuron loops)' : kernel, value: +ms.toFixed(1), unit: 'ms/step' });
 }

@@ -49,6 +49,8 @@ export interface TrainRunOptions extends Omit<TrainConfig, 'surrogate'> {
   /** Keep the checkpoint after a successful run (default: removed). */
   readonly keepCheckpoint: boolean;
   readonly backend?: BackendName;
+  /** Threads computing each batch (default one per core; results do not depend on it, see trainer.ts). */
+  readonly threads?: number;
   /** Evaluate on the Test/ split at the end when it exists (default true). */
   readonly evalTest: boolean;
   /** The command line that started the run (recorded in the model). */
@@ -156,7 +158,7 @@ export async function runTraining(opts: TrainRunOptions | { resume: string }, ho
 
   const config = trainConfig(o);
   // A resumed run's masks and weights come from the checkpoint state; the graph only gives shapes.
-  const trainer = new Trainer(base.graph, config, trainFs, valFs, { state, fromTrained });
+  const trainer = new Trainer(base.graph, config, trainFs, valFs, { state, fromTrained, ...(o.threads !== undefined ? { threads: o.threads } : {}) });
   hooks.onStart?.({ trainSamples: trainFs.length, valSamples: valFs?.length ?? 0, stepsPerEpoch: trainer.stepsPerEpoch, totalSteps: trainer.totalSteps, step: trainer.state.step, backend, density: trainer.density() });
 
   const t0 = performance.now();

@@ -13,9 +13,9 @@
  * copy of it and resuming continues bit for bit: the epoch order is a pure function of (seed,
  * epoch), the ESL generator's state is saved, and the math is deterministic on one backend.
  *
- * Logits for the loss (the readout the engines use, DESIGN.md section 4): `sum` readout -> the
- * output's spike counts (spiking output) or its membrane averaged over the T steps (LI output,
- * same argmax as the sum); `last` -> the last step's values.
+ * A step computes its batch in chunks (chunk-gradients.ts, which also defines the loss on the
+ * readout), spread over this thread and gradient worker threads (gradient-pool.ts) and combined
+ * in chunk order: the same result for any number of threads.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { mixSeed, Prng, type PrngState } from '../data/prng.js';
@@ -26,12 +26,13 @@ import { adamState, adamStep, cosineLr, emaStep, type AdamParams, type AdamState
 import { allocateCounts, isUpdateStep, magnitudeMask, pruneFraction, pruneRegrow, randomMaskExact, type Allocation, type EslSchedule, type GrowthRule } from './esl.js';
 import { batchInput, type FrameSet } from './frame-set.js';
 import { toIr, toTrainer } from './layout.js';
-import { crossEntropy, rateMse } from './loss.js';
 import type { LossKind, Method } from './options.js';
 import { argmaxRow, classificationMetrics, type ClassificationMetrics } from './metrics.js';
-import type { NearTieCounter } from './neuron-sequence.js';
 import type { Surrogate } from './surrogate.js';
-import { TfGraph, type ForwardOptions, type NeuronImpl, type TimeGroup } from './tf-graph.js';
+import type { BackendName } from './backend.js';
+import { chunkBounds, chunkGradients, combineChunks, type ChunkResult, type ChunkSpec } from './chunk-gradients.js';
+import { defaultWorkerCount, gradientWorkers, postChunks } from './gradient-pool.js';
+import { TfGraph, type NeuronImpl, type TimeGroup } from './tf-graph.js';
 import { TrainError } from './train-error.js';
 
 export { METHODS, type Method } from './options.js';
@@ -202,6 +203,18 @@ function countOnes(m: Uint8Array): number {
   return n;
 }
 
+export interface TrainerOptions {
+  /** Resume from this state. */
+  readonly state?: TrainState;
+  /** The graph's weights are trained (masks by magnitude, see initState). */
+  readonly fromTrained?: boolean;
+  /**
+   * Threads computing each batch (this one plus gradient workers); default one per core. Results
+   * are the same bit for bit for any count (chunk-gradients.ts).
+   */
+  readonly threads?: number;
+}
+
 export class Trainer {
   readonly tfg: TfGraph;
   readonly stepsPerEpoch: number;
@@ -210,15 +223,19 @@ export class Trainer {
   private readonly masked: boolean[];
   private rng: Prng;
   private xBuf: Float32Array | null = null;
+  /** Threads that compute a batch's chunks (this one and gradient workers, gradient-pool.ts). */
+  readonly threads: number;
 
   constructor(
     readonly graph: Graph,
     readonly config: TrainConfig,
     readonly train: FrameSet,
     readonly val: FrameSet | null,
-    o: { readonly state?: TrainState; readonly fromTrained?: boolean } = {},
+    o: TrainerOptions = {},
   ) {
     this.tfg = new TfGraph(graph);
+    this.threads = o.threads ?? 1 + defaultWorkerCount();
+    if (!(Number.isInteger(this.threads) && this.threads >= 1)) throw new TrainError('BAD_OPTION', `threads must be a positive integer, got ${this.threads}`);
     if (train.length === 0) throw new TrainError('BAD_DATA', 'the training set is empty');
     if (!(Number.isInteger(config.batch) && config.batch >= 1)) throw new TrainError('BAD_OPTION', `batch must be a positive integer, got ${config.batch}`);
     if (!(Number.isInteger(config.epochs) && config.epochs >= 1)) throw new TrainError('BAD_OPTION', `epochs must be a positive integer, got ${config.epochs}`);
@@ -392,31 +409,6 @@ export class Trainer {
     return log;
   }
 
-  private forwardOptions(train: boolean, hooks?: TrainHooks, ties?: NearTieCounter): ForwardOptions {
-    return {
-      surrogate: this.config.surrogate, detachReset: this.config.detachReset, train, ...(ties ? { ties } : {}),
-      ...(hooks?.onTime ? { onTime: hooks.onTime } : {}), ...(hooks?.neuronImpl ? { neuronImpl: hooks.neuronImpl } : {}),
-    };
-  }
-
-  /** Loss logits [B, K] from the Output node's per-step values [T, B, K]. */
-  private logits(out: tf.Tensor3D, T: number): tf.Tensor2D {
-    if (this.tfg.readout === 'last') {
-      const [, B, K] = out.shape;
-      return tf.reshape(tf.slice(out, [T - 1, 0, 0], [1, B, K]), [B, K]);
-    }
-    const sum = tf.sum(out, 0) as tf.Tensor2D;
-    return this.outputSpikes() ? sum : (tf.div(sum, T) as tf.Tensor2D);
-  }
-
-  private outputSpikes(): boolean {
-    const plan = this.tfg.plan;
-    let p = plan.outputIndex;
-    while (plan.nodes[p].op === 'Output' || plan.nodes[p].op === 'Flatten') p = plan.preds[p][0];
-    const op = plan.nodes[p].op;
-    return op === 'IF' || op === 'LIF' || op === 'Threshold';
-  }
-
   /** One optimisation step on the next batch of the epoch order. */
   trainStep(hooks: TrainHooks = {}): StepResult {
     const c = this.config;
@@ -432,44 +424,50 @@ export class Trainer {
     const K = this.tfg.outputSize;
 
     let mark = performance.now();
-    const plane = this.train.channels * this.train.height * this.train.width;
-    if (!this.xBuf || this.xBuf.length !== T * B * plane) this.xBuf = new Float32Array(T * B * plane);
-    const xData = batchInput(this.train, samples, this.xBuf);
-    const onehot = new Float32Array(B * K);
-    samples.forEach((i, b) => (onehot[b * K + this.train.labels[i]] = 1));
-    time?.('input', performance.now() - mark);
-
-    mark = performance.now();
     const params = this.tfg.params;
-    let lossValue = 0;
-    let scores: Float32Array = new Float32Array(0);
-    let gradsTr: Float32Array[] = [];
-    tf.tidy(() => {
-      const x = tf.tensor4d(xData, [T * B, this.train.height, this.train.width, this.train.channels]);
-      const y = tf.tensor2d(onehot, [B, K]);
-      const vals = params.map((p, i) => tf.tensor(toTrainer(s.weights[i], p.perm), p.shape as number[]));
-      let kept: tf.Tensor | null = null;
-      const f = (...v: tf.Tensor[]): tf.Scalar => {
-        const out = this.tfg.forward(v, x, T, this.forwardOptions(true, hooks));
-        const z = this.logits(out, T);
-        kept = tf.keep(z);
-        return c.loss === 'ce' ? crossEntropy(z, y) : rateMse(this.outputSpikes() ? (tf.div(z, T) as tf.Tensor2D) : z, y);
-      };
-      const { value, grads } = tf.valueAndGrads(f)(vals);
-      const m2 = performance.now();
-      time?.('forward-backward', m2 - mark);
-      lossValue = value.dataSync()[0];
-      gradsTr = grads.map((g) => g.dataSync() as Float32Array);
-      scores = (kept as unknown as tf.Tensor).dataSync() as Float32Array;
-      (kept as unknown as tf.Tensor).dispose();
-      time?.('readback', performance.now() - m2);
+    const plane = this.train.channels * this.train.height * this.train.width;
+    const weights = params.map((p, i) => toTrainer(s.weights[i], p.perm));
+    const spec: ChunkSpec = { T, height: this.train.height, width: this.train.width, channels: this.train.channels, loss: c.loss, surrogate: c.surrogate, detachReset: c.detachReset };
+    const chunks = chunkBounds(B);
+    const inputOf = (k: number, into?: Float32Array) => {
+      const [a, b] = chunks[k];
+      const part = samples.slice(a, b);
+      const onehot = new Float32Array(part.length * K);
+      part.forEach((i, j) => (onehot[j * K + this.train.labels[i]] = 1));
+      return { x: batchInput(this.train, part, into), onehot, B: part.length };
+    };
+    // Chunk k goes to thread k mod threads (0: this one); hooks cannot cross threads.
+    const threads = hooks.onTime || hooks.neuronImpl ? 1 : 1 + gradientWorkers(Math.min(this.threads, chunks.length) - 1);
+    const waits: (() => ChunkResult[])[] = [];
+    for (let w = 1; w < threads; w++) {
+      const mine = chunks.map((_, k) => k).filter((k) => k % threads === w);
+      waits.push(postChunks(w - 1, this.tfg, { graph: this.graph, backend: tf.getBackend() as BackendName, weights, spec, chunks: mine.map((k) => inputOf(k)) }));
+    }
+    time?.('input', performance.now() - mark);
+    const results: ChunkResult[] = new Array(chunks.length);
+    for (let k = 0; k < chunks.length; k += threads) {
+      mark = performance.now();
+      const size = (chunks[k][1] - chunks[k][0]) * T * plane;
+      if (!this.xBuf || this.xBuf.length !== size) this.xBuf = new Float32Array(size);
+      const input = inputOf(k, this.xBuf);
+      time?.('input', performance.now() - mark);
+      results[k] = chunkGradients(this.tfg, weights, input.x, input.onehot, input.B, spec, hooks);
+    }
+    waits.forEach((wait, j) => {
+      const got = wait();
+      chunks.forEach((_, k) => {
+        if (k % threads === j + 1) results[k] = got.shift() as ChunkResult;
+      });
     });
+    const all = combineChunks(results, chunks.map(([a, b]) => b - a));
+    const lossValue = all.loss;
+    const scores = all.scores;
     if (!Number.isFinite(lossValue)) throw new TrainError('INVARIANT', `the loss became ${lossValue} at step ${s.step}; lower the learning rate`);
 
     mark = performance.now();
     const stepNo = s.step + 1;
     const lr = cosineLr(c.adam, s.step, this.totalSteps);
-    const dense = params.map((p, i) => toIr(gradsTr[i], p.perm));
+    const dense = params.map((p, i) => toIr(all.grads[i], p.perm));
     params.forEach((_, i) => {
       const ema = s.ema[i];
       if (ema) emaStep(ema, dense[i], c.adam.beta1);

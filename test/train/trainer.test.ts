@@ -20,6 +20,7 @@ import { decodeCheckpoint, encodeCheckpoint } from '../../src/train/checkpoint.j
 import { DEFAULT_ESL_SCHEDULE } from '../../src/train/esl.js';
 import { binDataset, binRecording, type FrameSet } from '../../src/train/frame-set.js';
 import { surrogate } from '../../src/train/surrogate.js';
+import { gradientWorkers } from '../../src/train/gradient-pool.js';
 import { EVAL_TIE_TOLERANCE, Trainer, type TrainConfig } from '../../src/train/trainer.js';
 
 const BINNING = { mode: 'n_time_bins', bins: 6 } as const;
@@ -192,6 +193,23 @@ describe('Trainer', () => {
     expect(kept.state.masks[0]).toBeNull();
     expect(d.perNode.conv1).toBe(1);
     expect(d.perNode.fc1).toBeCloseTo(0.1, 3);
+  });
+
+  it('computes a batch in chunks on gradient worker threads, with the same results bit for bit for any thread count', () => {
+    // Batch 36: chunks of 16, 16 and 4 samples; 2 steps (ESL update after each).
+    expect(gradientWorkers(2)).toBe(2);
+    const runs = [1, 2, 3].map((threads) => {
+      const t = new Trainer(graph(), config({ batch: 36, epochs: 2, schedule: { updateEvery: 1, stopFraction: 1, zeta0: 0.3 } }), train, null, { threads });
+      const losses = [t.trainStep().loss, t.trainStep().loss];
+      return { t, losses };
+    });
+    for (const { t, losses } of runs.slice(1)) {
+      expect(losses).toEqual(runs[0].losses);
+      t.state.weights.forEach((w, i) => expect(w).toEqual(runs[0].t.state.weights[i]));
+      t.state.adam.forEach((a, i) => expect(a.v).toEqual(runs[0].t.state.adam[i].v));
+      expect(t.state.masks).toEqual(runs[0].t.state.masks);
+    }
+    expect(() => new Trainer(graph(), config(), train, null, { threads: 0 })).toThrow(/threads/);
   });
 
   it('rejects data that does not fit the model', () => {
