@@ -277,7 +277,7 @@ const evt3Units = (width: number, height: number): fc.Arbitrary<number[]> => fc.
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xfff }).map((v) => [TH(v)]) },
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xfff }).map((v) => [Y(v)]) },
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 0x7ff }).map((v) => [EM(v)]) },
-  { weight: 1, arbitrary: fc.constantFrom([0xe014, 0xf001, 0xf002, 0x7003], [0xe016, 0x7000, 0x7000, 0x7000], [0xe123], [0x5042], [0xa001], [0xd000], [0x9000], [0xb000], [0xc000], [0x7000]) },
+  { weight: 1, arbitrary: fc.constantFrom<number[]>([0xe014, 0xf001, 0xf002, 0x7003], [0xe016, 0x7000, 0x7000, 0x7000], [0xe123], [0x5042], [0xa001], [0xd000], [0x9000], [0xb000], [0xc000], [0x7000]) },
   { weight: 1, arbitrary: fc.integer({ min: 20, max: 2500 }).map((k) => Array(k).fill(TL(7))) },
   { weight: 1, arbitrary: fc.integer({ min: 2, max: 40 }).map((k) => [VB(0, 1), ...Array.from({ length: k }, () => [V12(0xfff), V12(0xfff), V8(0xff)]).flat()]) },
   { weight: 1, arbitrary: fc.integer({ min: 50, max: 300 }).map((k) => Array.from({ length: k }, (_, j) => X(j % Math.min(width, 2048), j & 1))) },
