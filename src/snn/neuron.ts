@@ -193,6 +193,59 @@ export function quiescent(form: NeuronForm, v: number, thr: number, vLeak: numbe
   return multi ? top < thr : top <= thr;
 }
 
+/** The float32 value at position k of the float32 number line (0 at +0; -0 is skipped). */
+function f32At(k: number): number {
+  const bits = new Uint32Array(1);
+  bits[0] = Math.abs(k);
+  const v = new Float32Array(bits.buffer)[0];
+  return k < 0 ? -v : v;
+}
+
+/** Position of float32 v on that line (see f32At). */
+function f32Pos(v: number): number {
+  const bits = new Uint32Array(new Float32Array([Math.abs(v)]).buffer)[0];
+  return v < 0 ? -bits : bits;
+}
+
+/**
+ * An interval [lo, hi] of float32 potentials inside which quiescent() holds, for the WebAssembly
+ * kernels, which test `lo <= v && v <= hi` instead of quiescent()'s float64 arithmetic. For IF it
+ * is exactly quiescent()'s set ((-inf, thr], or up to the float32 below thr for multi-spike). For
+ * LIF quiescent()'s set is an interval around max(v_leak, vMin) (a sum of convex functions of v
+ * under a bound); its ends are found by bisection with quiescent() itself, then pulled inwards by
+ * 2^-16 of their magnitude, far more than any float64 rounding wobble of quiescent() near its
+ * ends, so every v inside is quiescent. A stricter test only puts more neurons on the pending
+ * list, where they are stepped exactly. Null when the resting potential is not inside (the
+ * kernels are not used then).
+ */
+export function quiescentInterval(form: NeuronForm, thr: number, vLeak: number, vMin: number, multi: boolean): readonly [number, number] | null {
+  if (form === FORM_IF) return [-Infinity, multi ? f32At(f32Pos(thr) - 1) : thr];
+  const q = (v: number) => quiescent(form, v, thr, vLeak, vMin, multi);
+  const rest = vLeak > vMin ? vLeak : vMin;
+  if (!q(rest)) return null;
+  const inf = f32Pos(Infinity);
+  let a = f32Pos(rest);
+  let b = inf;
+  while (b - a > 1) {
+    const m = Math.floor((a + b) / 2);
+    if (q(f32At(m))) a = m;
+    else b = m;
+  }
+  const hiEdge = f32At(a);
+  a = -inf;
+  b = f32Pos(rest);
+  while (b - a > 1) {
+    const m = Math.floor((a + b) / 2);
+    if (q(f32At(m))) b = m;
+    else a = m;
+  }
+  const loEdge = f32At(b);
+  const hi = f(hiEdge - Math.abs(hiEdge) * 2 ** -16);
+  const lo = f(loEdge + Math.abs(loEdge) * 2 ** -16);
+  if (!(lo <= rest && rest <= hi && q(lo) && q(hi))) return null;
+  return [lo, hi];
+}
+
 /**
  * Replays `steps` zero-input steps of neuron j (the lazy leak). Stops early at a fixed point, where
  * more steps change nothing. Returns the number of replayed steps that would have spiked (0 when

@@ -50,6 +50,9 @@ export interface ConvConnectivity {
    */
   readonly inBase: Int32Array;
   readonly inClass: Int32Array;
+  /** Per input neuron: qy and qx (floor((iy + ph) / sh), likewise along x), for border inputs. */
+  readonly inQy: Int32Array;
+  readonly inQx: Int32Array;
 }
 
 export interface LinearConnectivity {
@@ -125,6 +128,8 @@ function buildConv(s: ConvSpec, bias: Float32Array | null, avgArea: number, weig
   start[nClasses] = off.length;
   const inBase = new Int32Array(s.cin * s.h * s.w);
   const inClass = new Int32Array(s.cin * s.h * s.w);
+  const inQy = new Int32Array(s.cin * s.h * s.w);
+  const inQx = new Int32Array(s.cin * s.h * s.w);
   for (let ci = 0, i = 0; ci < s.cin; ci++) {
     for (let iy = 0; iy < s.h; iy++) {
       for (let ix = 0; ix < s.w; ix++, i++) {
@@ -136,13 +141,15 @@ function buildConv(s: ConvSpec, bias: Float32Array | null, avgArea: number, weig
         const interior = qy + dyMin[cls] >= 0 && qy + dyMax[cls] < s.ho && qx + dxMin[cls] >= 0 && qx + dxMax[cls] < s.wo;
         inBase[i] = qy * s.wo + qx;
         inClass[i] = interior ? cls : ~cls;
+        inQy[i] = qy;
+        inQx[i] = qx;
       }
     }
   }
   return {
     cin: s.cin, h: s.h, w: s.w, cout: s.cout, ho: s.ho, wo: s.wo, sh: s.sh, sw: s.sw, ph: s.ph, pw: s.pw,
     start, off: Int32Array.from(off), weight: Float32Array.from(wt), dy: Int32Array.from(dys), dx: Int32Array.from(dxs),
-    dyMin, dyMax, dxMin, dxMax, bias, avgArea, weighted, connections: off.length, inBase, inClass,
+    dyMin, dyMax, dxMin, dxMax, bias, avgArea, weighted, connections: off.length, inBase, inClass, inQy, inQx,
   };
 }
 

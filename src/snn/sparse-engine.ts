@@ -1,13 +1,18 @@
 /**
  * The event-driven sparse engine. Per timestep it visits only the input events and the spikes, and
  * for each only the connections that exist (ESL mask bit set), through connectivity compressed once
- * at load (sparse-connectivity.ts); neurons that received no input are not visited (lazy leak).
+ * at load (sparse-connectivity.ts); neurons that received no input are not stepped one by one.
  *
  * Hand-written, with flat typed arrays, precomputed index tables, bitmaps for active sets,
  * preallocated buffers and no closures or allocation per event, because this loop is the product:
  * an event camera produces a few events per pixel per second and a sparse network touches a few
  * percent of its synapses per step, so the work per step is tiny and generic tensor code (tfjs)
- * spends its time on the zeros. It must give the dense reference engine's results bit for bit; how:
+ * spends its time on the zeros. The hottest loops (scatter through the connectivity, stepping the
+ * touched neurons of a uniform IF/LIF layer, the leak of the untouched ones, clearing and listing
+ * bitmaps) run as WebAssembly kernels (sparse-kernels.ts) over arrays in one WebAssembly.Memory
+ * (wasm-arena.ts); the JavaScript versions below stay as the fallback where WebAssembly SIMD is
+ * missing or the arena would be too large (`wasm: false` forces them), and both give the same bits.
+ * It must give the dense reference engine's results bit for bit; how:
  *
  * 1. Same float32 operation order. A dense weighted sum adds fround(w*x) over inputs in ascending
  *    input index. Scattering from the active inputs in ascending order (read off a bitmap, see
@@ -17,47 +22,115 @@
  * 2. Layers with always-on input take the dense path: a bias (Conv2d/Affine) or a negative
  *    Threshold makes every output active, LI neurons output v every step, and LIF neurons whose
  *    zero-input step could overshoot (a = dt/tau or beta outside [0, 1]) are all updated every step.
- * 3. Lazy leak (neuron.ts): a neuron without input is skipped only while its zero-input steps cannot
- *    spike; when next touched, the skipped steps are replayed with exactly the dense engine's
- *    float32 operations (pow(decay, k) would give different bits), stopping at a fixed point. IF
- *    neurons need no replay: their zero-input step is the identity. A neuron that could still spike
- *    without input (e.g. v > threshold after a subtract reset) stays on a pending list and is
- *    stepped every timestep until it settles. A neuron whose inputs sum to exactly 0 is treated as
- *    untouched, which is the same thing for a quiescent neuron.
+ * 3. Neurons without input (neuron.ts): such a neuron is left out of the per-neuron stepping only
+ *    while its zero-input steps cannot spike ("quiescent"). IF neurons then need nothing: their
+ *    zero-input step is the identity. LIF neurons leak; with the kernels, every neuron of the layer
+ *    takes its zero-input step in one f32x4 pass per timestep (exactly the dense engine's float32
+ *    operations, four neurons per instruction; pow(decay, k) would give different bits), and the
+ *    neurons with input are stepped from their previous v on top of it. Without the kernels the
+ *    leak is lazy instead: when a neuron is next touched, its skipped steps are replayed with the
+ *    same float32 operations, stopping at a fixed point. A neuron that could still spike without
+ *    input (e.g. v > threshold after a subtract reset) stays on a pending list and is stepped every
+ *    timestep until it settles. A neuron whose inputs sum to exactly 0 is treated as untouched,
+ *    which is the same thing for a quiescent neuron.
  */
 import type { Timestep } from '../stream/timestep.js';
 import { RunCounters, runEngine, type Engine, type EngineOptions, type RunResult, type StepOutput } from './engine.js';
 import { isNeuron, type Graph } from './graph.js';
 import { accumulateEvents, eventInputShape, type AccumulateResult, type EventInputShape } from './input-map.js';
-import { FORM_IF, isQuiescent, lazyEligible, neuronArrays, replayIdle, stepBitsIF, stepList, type NeuronArrays, type StepListState } from './neuron.js';
+import {
+  FORM_IF, integrate, isQuiescent, lazyEligible, neuronArrays, quiescentInterval, replayIdle, stepBitsIF, stepList,
+  type NeuronArrays, type StepListState,
+} from './neuron.js';
 import { convConnectivity, linearConnectivity, poolConnectivity, type ConvConnectivity, type LinearConnectivity } from './sparse-connectivity.js';
+import { leakKey, loadSparseKernels, stepKey, type LeakKernel, type SparseKernels, type StepKernel } from './sparse-kernels.js';
 import { SparseVec } from './sparse-vec.js';
 import { expandParam, formatShape, numel } from './tensor.js';
 import { validateGraph, type GraphPlan } from './validate-graph.js';
+import { MAX_ARENA_BYTES, PlainAllocator, WasmArena, type Allocator } from './wasm-arena.js';
 
 const f = Math.fround;
 
 const K_INPUT = 0, K_CONV = 1, K_LINEAR = 2, K_ALIAS = 3, K_SCALE = 4, K_THRESHOLD = 5, K_NEURON = 6, K_OUTPUT = 7;
 
+/** How a neuron node is stepped (see the module comment, point 3). */
+const M_DENSE = 0; // every neuron every step (not lazy-eligible)
+const M_LAZY = 1; // JavaScript: touched + pending neurons, lazy replay of LIF leaks
+const M_KERNEL_IF = 2; // uniform IF: touched neurons by the step kernel, in place
+const M_BULK = 3; // uniform LIF: leak kernel over all neurons, then the step kernel for the touched ones
+
+export interface SparseEngineOptions extends EngineOptions {
+  /** Run the hot loops as WebAssembly kernels where available (default true); false forces JavaScript. */
+  readonly wasm?: boolean;
+}
+
 interface NeuronState {
   readonly arrays: NeuronArrays;
-  readonly v: Float32Array;
-  /** Step at which each neuron's state is current (-1: initial state). */
+  readonly mode: number;
+  /** Membrane potentials, current after each step. */
+  v: Float32Array;
+  /** M_BULK: the next step's potentials (swapped with v after each step); otherwise unused. */
+  vNext: Float32Array;
+  /** Byte offsets of v, vNext, pending and pendingNext (swapped with them). */
+  vPtr: number;
+  vNextPtr: number;
+  pendingPtr: number;
+  pendingNextPtr: number;
+  /** M_LAZY: step at which each neuron's state is current (-1: initial state). */
   readonly last: Int32Array;
-  readonly lazy: boolean;
   /** Neurons to step next timestep even without input (they could spike on their own). */
   pending: Int32Array;
   pendingNext: Int32Array;
   pendingCnt: number;
   /** 0..n-1, for the dense path. */
   readonly all: Int32Array;
+  /** Neurons pending at v = 0, the state after reset (none on the dense path). */
+  readonly initialPending: Int32Array;
+  readonly step: StepKernel | null;
+  readonly leak: LeakKernel | null;
+  /** Kernel scalars (uniform nodes): fround(r * 0), 2 * threshold and the quiescent interval (see StepKernel). */
+  readonly ri0: number;
+  readonly thr2: number;
+  readonly qLo: number;
+  readonly qHi: number;
+}
+
+/**
+ * Byte offsets of a conv or linear node's connectivity for the scatter kernels: `pairs` interleaves
+ * (offset or output, weight) per entry so one pointer walks both; `start` is the class start (conv)
+ * or row start (linear); the rest are the conv tables (0 for linear).
+ */
+interface ScatterPtrs {
+  readonly start: number; readonly pairs: number; readonly dy: number; readonly dx: number;
+  readonly inBase: number; readonly inClass: number; readonly inQy: number; readonly inQx: number;
+}
+
+/** Everything allocated per engine, built twice: once to measure, once in the arena. */
+interface Layout {
+  readonly outs: SparseVec[];
+  readonly merged: (SparseVec | null)[];
+  readonly conv: (ConvConnectivity | null)[];
+  readonly lin: (LinearConnectivity | null)[];
+  readonly neurons: (NeuronState | null)[];
+  /** Scratch index list, as long as the largest node. */
+  readonly visitBuf: Int32Array;
+  /** Kernel step counts: Int32 [outputs, pending] and, from byte 8, Float64 spikes. */
+  readonly statsI32: Int32Array;
+  readonly statsF64: Float64Array;
+  readonly ptrs: (ScatterPtrs | null)[];
+  /** Per scatter node: 1 when its output is marked by stamp (see SparseVec.stampMarked). */
+  readonly stampOnly: Uint8Array;
+  /** Scratch for the toList kernel, as many words as the largest node's bitmap. */
+  readonly wordScratch: Int32Array;
 }
 
 export class SparseEngine implements Engine {
   readonly kind = 'sparse' as const;
   readonly plan: GraphPlan;
-  /** Spikes seen while replaying skipped steps; 0 unless the lazy-leak argument in neuron.ts is wrong. */
+  /** Spikes seen in zero-input steps of quiescent neurons; 0 unless the argument in neuron.ts is wrong. */
   lazyViolations = 0;
+  /** Whether the WebAssembly kernels run this engine's hot loops. */
+  readonly wasm: boolean;
   private readonly kinds: Int32Array;
   private readonly outs: SparseVec[];
   private readonly merged: (SparseVec | null)[];
@@ -66,62 +139,53 @@ export class SparseEngine implements Engine {
   private readonly elementwise: (Float32Array | null)[];
   private readonly denseThreshold: Uint8Array;
   private readonly neurons: (NeuronState | null)[];
+  private readonly kernels: SparseKernels | null;
   private readonly eventShape: EventInputShape | Error;
   private readonly counters: RunCounters;
   private readonly acc: AccumulateResult = { inRange: 0, outOfRange: 0 };
   private readonly listState: StepListState = { outputs: 0, pending: 0, spikes: 0, violations: 0 };
-  /** Scratch index lists, as long as the largest node. */
   private readonly visitBuf: Int32Array;
-  private readonly spikeBuf: Int32Array;
+  private readonly statsI32: Int32Array;
+  private readonly statsF64: Float64Array;
+  private readonly statsPtr: number;
+  private readonly ptrs: (ScatterPtrs | null)[];
+  private readonly stampOnly: Uint8Array;
+  private readonly wordScratchPtr: number;
   private t = 0;
   private stepSynops = 0;
   private stepSpikes = 0;
 
-  constructor(graph: Graph | GraphPlan, private readonly options: EngineOptions = {}) {
+  constructor(graph: Graph | GraphPlan, private readonly options: SparseEngineOptions = {}) {
     this.plan = 'preds' in graph ? graph : validateGraph(graph);
     const plan = this.plan;
     const n = plan.nodes.length;
     this.kinds = new Int32Array(n);
-    this.outs = new Array<SparseVec>(n);
-    this.merged = new Array<SparseVec | null>(n).fill(null);
-    this.conv = new Array<ConvConnectivity | null>(n).fill(null);
-    this.lin = new Array<LinearConnectivity | null>(n).fill(null);
     this.elementwise = new Array<Float32Array | null>(n).fill(null);
     this.denseThreshold = new Uint8Array(n);
-    this.neurons = new Array<NeuronState | null>(n).fill(null);
-    let largest = 1;
+    const conv = new Array<ConvConnectivity | null>(n).fill(null);
+    const lin = new Array<LinearConnectivity | null>(n).fill(null);
+    const arrays = new Array<NeuronArrays | null>(n).fill(null);
     for (let p = 0; p < n; p++) {
       const node = plan.nodes[p];
       const inShape = plan.inShapes[p];
-      const size = numel(plan.outShapes[p]);
-      largest = Math.max(largest, size, numel(inShape));
-      if (plan.preds[p].length > 1) this.merged[p] = new SparseVec(numel(inShape), false);
       switch (node.op) {
         case 'Input':
           this.kinds[p] = K_INPUT;
-          this.outs[p] = new SparseVec(size, false);
           break;
         case 'Conv2d':
         case 'SumPool2d':
-        case 'AvgPool2d': {
-          const c = node.op === 'Conv2d' ? convConnectivity(node, inShape, plan.outShapes[p]) : poolConnectivity(node, inShape, plan.outShapes[p]);
+        case 'AvgPool2d':
           this.kinds[p] = K_CONV;
-          this.conv[p] = c;
-          this.outs[p] = new SparseVec(size, c.bias !== null);
+          conv[p] = node.op === 'Conv2d' ? convConnectivity(node, inShape, plan.outShapes[p]) : poolConnectivity(node, inShape, plan.outShapes[p]);
           break;
-        }
         case 'Linear':
-        case 'Affine': {
-          const c = linearConnectivity(node);
+        case 'Affine':
           this.kinds[p] = K_LINEAR;
-          this.lin[p] = c;
-          this.outs[p] = new SparseVec(size, c.bias !== null);
+          lin[p] = linearConnectivity(node);
           break;
-        }
         case 'Scale':
           this.kinds[p] = K_SCALE;
           this.elementwise[p] = expandParam(node.params.scale, inShape);
-          this.outs[p] = new SparseVec(size, false);
           break;
         case 'Threshold': {
           const th = expandParam(node.params.threshold, inShape);
@@ -129,43 +193,151 @@ export class SparseEngine implements Engine {
           this.elementwise[p] = th;
           // A negative threshold fires on zero input: every output is live.
           this.denseThreshold[p] = th.some((x) => x < 0) ? 1 : 0;
-          this.outs[p] = new SparseVec(size, this.denseThreshold[p] === 1);
           break;
         }
         case 'IF':
         case 'LIF':
-        case 'LI': {
-          const arrays = neuronArrays(node, inShape);
+        case 'LI':
           this.kinds[p] = K_NEURON;
-          this.neurons[p] = {
-            arrays, v: new Float32Array(size), last: new Int32Array(size), lazy: lazyEligible(arrays),
-            pending: new Int32Array(size), pendingNext: new Int32Array(size), pendingCnt: 0,
-            all: Int32Array.from({ length: size }, (_, j) => j),
-          };
-          this.outs[p] = new SparseVec(size, !arrays.spiking);
+          arrays[p] = neuronArrays(node, inShape);
           break;
-        }
         case 'Flatten':
         case 'Output':
           this.kinds[p] = node.op === 'Output' ? K_OUTPUT : K_ALIAS;
-          // Same values, same order: share the producer's vector (or the merged input).
-          this.outs[p] = this.merged[p] ?? this.outs[plan.preds[p][0]];
           break;
       }
     }
-    this.visitBuf = new Int32Array(largest);
-    this.spikeBuf = new Int32Array(largest);
+    // Measure with plain arrays (kept as they are when the kernels cannot run), then rebuild in an arena.
+    const sizer = new PlainAllocator();
+    let layout = this.layout(sizer, conv, lin, arrays, null);
+    let kernels: SparseKernels | null = null;
+    if (options.wasm !== false && sizer.bytes <= MAX_ARENA_BYTES) {
+      try {
+        const arena = new WasmArena(sizer.bytes);
+        kernels = loadSparseKernels(arena.memory);
+        if (kernels) layout = this.layout(arena, conv, lin, arrays, kernels);
+      } catch {
+        kernels = null; // no memory for the arena: the JavaScript paths
+      }
+    }
+    this.kernels = kernels;
+    this.wasm = kernels !== null;
+    ({ outs: this.outs, merged: this.merged, conv: this.conv, lin: this.lin, neurons: this.neurons } = layout);
+    ({ visitBuf: this.visitBuf, statsI32: this.statsI32, statsF64: this.statsF64, ptrs: this.ptrs, stampOnly: this.stampOnly } = layout);
+    this.statsPtr = this.statsF64.byteOffset;
+    this.wordScratchPtr = layout.wordScratch.byteOffset;
     this.eventShape = eventInputShape(plan.inShapes[plan.inputIndex]);
     this.counters = new RunCounters(plan, 'sparse', options.labels);
     this.reset();
   }
 
-  /** True where a neuron node runs lazily (only touched neurons), false where it takes the dense path. */
+  private layout(
+    alloc: Allocator, conv: readonly (ConvConnectivity | null)[], lin: readonly (LinearConnectivity | null)[],
+    arrays: readonly (NeuronArrays | null)[], kernels: SparseKernels | null,
+  ): Layout {
+    const plan = this.plan;
+    const n = plan.nodes.length;
+    const outs = new Array<SparseVec>(n);
+    const merged = new Array<SparseVec | null>(n).fill(null);
+    const convOut = new Array<ConvConnectivity | null>(n).fill(null);
+    const linOut = new Array<LinearConnectivity | null>(n).fill(null);
+    const neurons = new Array<NeuronState | null>(n).fill(null);
+    const ptrs = new Array<ScatterPtrs | null>(n).fill(null);
+    const i32 = (a: Int32Array) => alloc.copyInt32(a);
+    /** (index, weight) pairs in one Int32 array (weights stored by their float32 bits). */
+    const pairs = (index: Int32Array, weight: Float32Array): number => {
+      const pr = alloc.int32(2 * index.length);
+      const w = new Float32Array(pr.buffer, pr.byteOffset, pr.length);
+      for (let e = 0; e < index.length; e++) {
+        pr[2 * e] = index[e];
+        w[2 * e + 1] = weight[e];
+      }
+      return pr.byteOffset;
+    };
+    let largest = 1;
+    for (let p = 0; p < n; p++) {
+      const inShape = plan.inShapes[p];
+      const size = numel(plan.outShapes[p]);
+      largest = Math.max(largest, size, numel(inShape));
+      if (plan.preds[p].length > 1) merged[p] = new SparseVec(numel(inShape), false, alloc);
+      const c = conv[p];
+      const l = lin[p];
+      const a = arrays[p];
+      switch (this.kinds[p]) {
+        case K_INPUT:
+        case K_SCALE:
+          outs[p] = new SparseVec(size, false, alloc);
+          break;
+        case K_THRESHOLD:
+          outs[p] = new SparseVec(size, this.denseThreshold[p] === 1, alloc);
+          break;
+        case K_CONV:
+          if (!c) throw new Error('unreachable: conv node without connectivity');
+          {
+            const cc: ConvConnectivity = {
+              ...c, start: i32(c.start), off: i32(c.off), weight: alloc.copyFloat32(c.weight), dy: i32(c.dy), dx: i32(c.dx),
+              inBase: i32(c.inBase), inClass: i32(c.inClass), inQy: i32(c.inQy), inQx: i32(c.inQx),
+            };
+            convOut[p] = cc;
+            ptrs[p] = {
+              start: cc.start.byteOffset, pairs: pairs(c.off, c.weight), dy: cc.dy.byteOffset, dx: cc.dx.byteOffset,
+              inBase: cc.inBase.byteOffset, inClass: cc.inClass.byteOffset, inQy: cc.inQy.byteOffset, inQx: cc.inQx.byteOffset,
+            };
+          }
+          outs[p] = new SparseVec(size, c.bias !== null, alloc);
+          break;
+        case K_LINEAR:
+          if (!l) throw new Error('unreachable: linear node without connectivity');
+          linOut[p] = { ...l, rowStart: i32(l.rowStart), col: i32(l.col), weight: alloc.copyFloat32(l.weight) };
+          ptrs[p] = { start: (linOut[p] as LinearConnectivity).rowStart.byteOffset, pairs: pairs(l.col, l.weight), dy: 0, dx: 0, inBase: 0, inClass: 0, inQy: 0, inQx: 0 };
+          outs[p] = new SparseVec(size, l.bias !== null, alloc);
+          break;
+        case K_NEURON: {
+          if (!a) throw new Error('unreachable: neuron node without parameters');
+          neurons[p] = neuronState(a, size, alloc, kernels);
+          outs[p] = new SparseVec(size, !a.spiking, alloc);
+          break;
+        }
+        case K_ALIAS:
+        case K_OUTPUT:
+          // Same values, same order: share the producer's vector (or the merged input).
+          outs[p] = merged[p] ?? outs[plan.preds[p][0]];
+          break;
+      }
+    }
+    // A scatter whose output only kernel-stepped neuron nodes read (through its list) marks by stamp.
+    const stampOnly = new Uint8Array(n);
+    const kernelFed = (q: number): boolean => {
+      const s = neurons[q];
+      if (this.kinds[q] === K_OUTPUT) return true;
+      if (this.kinds[q] === K_ALIAS) return readers(q).every(kernelFed);
+      return this.kinds[q] === K_NEURON && plan.preds[q].length === 1 && s !== null && (s.mode === M_KERNEL_IF || s.mode === M_BULK);
+    };
+    const readers = (p: number): number[] => plan.preds.flatMap((ps, q) => (ps.includes(p) ? [q] : []));
+    for (let p = 0; p < n; p++) {
+      const c = conv[p];
+      const l = lin[p];
+      const plain = (c && !c.bias && c.avgArea === 0) || (l && !l.bias);
+      if (kernels && plain && readers(p).every(kernelFed)) {
+        stampOnly[p] = 1;
+        outs[p].stampMarked = true;
+      }
+    }
+    const stats = alloc.float64(2);
+    let words = 1;
+    for (const o of outs) words = Math.max(words, o.words.length);
+    return {
+      outs, merged, conv: convOut, lin: linOut, neurons, visitBuf: alloc.int32(largest),
+      statsI32: new Int32Array(stats.buffer, stats.byteOffset, 2), statsF64: stats, ptrs, stampOnly, wordScratch: alloc.int32(words),
+    };
+  }
+
+  /** True where a neuron node is event-driven (neurons without input are not stepped one by one), false where every neuron is stepped every step. */
   lazyNodes(): Record<string, boolean> {
     const r: Record<string, boolean> = {};
     this.plan.nodes.forEach((node, p) => {
       const s = this.neurons[p];
-      if (s && isNeuron(node)) r[node.id] = s.lazy;
+      if (s && isNeuron(node)) r[node.id] = s.mode !== M_DENSE;
     });
     return r;
   }
@@ -176,11 +348,10 @@ export class SparseEngine implements Engine {
     for (const s of this.neurons) {
       if (!s) continue;
       s.v.fill(0);
+      s.vNext.fill(0);
       s.last.fill(-1);
-      s.pendingCnt = 0;
-      if (s.lazy) {
-        for (let j = 0; j < s.arrays.n; j++) if (!isQuiescent(s.arrays, 0, j)) s.pending[s.pendingCnt++] = j;
-      }
+      s.pending.set(s.initialPending);
+      s.pendingCnt = s.initialPending.length;
     }
     this.t = 0;
     this.lazyViolations = 0;
@@ -190,7 +361,7 @@ export class SparseEngine implements Engine {
   step(ts: Timestep): StepOutput {
     if (this.eventShape instanceof Error) throw this.eventShape;
     const out = this.outs[this.plan.inputIndex];
-    out.clear();
+    this.clearVec(out);
     accumulateEvents(ts, this.eventShape, this.options.outOfRange ?? 'ignore', out.val, out.words, this.acc);
     this.counters.events += this.acc.inRange;
     this.counters.eventsOutOfRange += this.acc.outOfRange;
@@ -200,7 +371,7 @@ export class SparseEngine implements Engine {
   stepValues(input: Float32Array): StepOutput {
     const out = this.outs[this.plan.inputIndex];
     if (input.length !== out.n) throw new RangeError(`stepValues: the Input node needs ${out.n} values ${formatShape(this.plan.inShapes[this.plan.inputIndex])}, got ${input.length}`);
-    out.clear();
+    this.clearVec(out);
     let events = 0;
     for (let i = 0; i < input.length; i++) {
       const x = input[i];
@@ -277,10 +448,34 @@ export class SparseEngine implements Engine {
     return { index: this.t++, output: output.slice(), synops: this.stepSynops, spikes: this.stepSpikes };
   }
 
+  /** Zeroes a vector's active values and bitmap: from its list when it has one, else by a scan. */
+  private clearVec(v: SparseVec): void {
+    const k = this.kernels;
+    if (k && !v.dense) {
+      if (v.listed) k.clearList(v.valPtr, v.wordsPtr, v.listPtr, v.count);
+      else k.clear(v.valPtr, v.wordsPtr, v.words.length);
+      v.listed = false;
+      v.sorted = false;
+      v.nextGen();
+    } else {
+      v.clear();
+    }
+  }
+
+  /** Kernel path: makes v.list hold v's active entries, ascending; returns their number. */
+  private sortedList(v: SparseVec, k: SparseKernels): number {
+    if (!v.sorted) {
+      v.count = v.dense ? v.toList(v.list) : k.toList(v.wordsPtr, v.words.length, v.listPtr, this.wordScratchPtr);
+      v.listed = true;
+      v.sorted = true;
+    }
+    return v.count;
+  }
+
   /** Sums the outputs of several predecessors, in edge order, into the node's merged input. */
   private merge(p: number): SparseVec {
     const dst = this.merged[p] as SparseVec;
-    dst.clear();
+    this.clearVec(dst);
     const { val, words } = dst;
     const list = this.visitBuf;
     for (const q of this.plan.preds[p]) {
@@ -300,12 +495,52 @@ export class SparseEngine implements Engine {
   private scatterConv(p: number, src: SparseVec): void {
     const c = this.conv[p] as ConvConnectivity;
     const dst = this.outs[p];
-    dst.clear();
+    this.clearVec(dst);
+    const val = dst.val;
+    const k = this.kernels;
+    let ops: number;
+    if (k) {
+      const n = this.sortedList(src, k);
+      const q = this.ptrs[p] as ScatterPtrs;
+      const stamp = this.stampOnly[p] === 1;
+      ops = (stamp ? k.scatterConv.stamp : k.scatterConv.bits)(
+        src.listPtr, n, src.valPtr, dst.valPtr, stamp ? dst.stampPtr : dst.wordsPtr, dst.listPtr, this.statsPtr, dst.gen,
+        q.start, q.pairs, q.dy, q.dx, q.inBase, q.inClass, q.inQy, q.inQx, c.ho, c.wo,
+      );
+      dst.count = this.statsI32[0];
+      dst.listed = true;
+    } else {
+      ops = this.scatterConvJs(c, src, dst);
+    }
+    if (c.avgArea > 0) {
+      const area = c.avgArea;
+      const list = this.visitBuf;
+      const n = dst.toList(list);
+      for (let q = 0; q < n; q++) {
+        const o = list[q];
+        val[o] = f(val[o] / area);
+      }
+    }
+    if (c.bias) {
+      // Dense path: the bias reaches every output, after the weighted sum as in the dense engine.
+      const b = c.bias;
+      const plane = c.ho * c.wo;
+      for (let co = 0, o = 0; co < c.cout; co++) {
+        const bv = b[co];
+        for (let q = 0; q < plane; q++, o++) val[o] = f(val[o] + bv);
+      }
+    }
+    if (c.weighted) {
+      this.counters.synops[p] += ops;
+      this.stepSynops += ops;
+    }
+  }
+
+  private scatterConvJs(c: ConvConnectivity, src: SparseVec, dst: SparseVec): number {
     const sVal = src.val;
     const val = dst.val;
     const bits = dst.words;
-    const { start, off, weight, dy, dx, inBase, inClass, ho, wo, h, w, ph, pw, sh, sw } = c;
-    const plane = h * w;
+    const { start, off, weight, dy, dx, inBase, inClass, inQy, inQx, ho, wo } = c;
     const list = this.visitBuf;
     const nIn = src.toList(list);
     let ops = 0;
@@ -334,13 +569,11 @@ export class SparseEngine implements Engine {
         }
         ops += e1 - e0;
       } else {
-        // Border (rare): recover (qy, qx) from the input position; qx may lie past the last column.
+        // Border (rare): bounds-check each entry; qx may lie past the last column.
         const b = ~cls;
         const e1 = start[b + 1];
-        const r = i % plane;
-        const iy = (r / w) | 0;
-        const qy = Math.floor((iy + ph) / sh);
-        const qx = Math.floor((r - iy * w + pw) / sw);
+        const qy = inQy[i];
+        const qx = inQx[i];
         for (let e = start[b]; e < e1; e++) {
           const oy = qy + dy[e];
           const ox = qx + dx[e];
@@ -352,52 +585,45 @@ export class SparseEngine implements Engine {
         }
       }
     }
-    if (c.avgArea > 0) {
-      const area = c.avgArea;
-      const n = dst.toList(list);
-      for (let k = 0; k < n; k++) {
-        const o = list[k];
-        val[o] = f(val[o] / area);
-      }
-    }
-    if (c.bias) {
-      // Dense path: the bias reaches every output, after the weighted sum as in the dense engine.
-      const b = c.bias;
-      for (let co = 0, o = 0; co < c.cout; co++) {
-        const bv = b[co];
-        for (let q = 0; q < ho * wo; q++, o++) val[o] = f(val[o] + bv);
-      }
-    }
-    if (c.weighted) {
-      this.counters.synops[p] += ops;
-      this.stepSynops += ops;
-    }
+    return ops;
   }
 
   /** Linear / Affine: CSR by input. */
   private scatterLinear(p: number, src: SparseVec): void {
     const c = this.lin[p] as LinearConnectivity;
     const dst = this.outs[p];
-    dst.clear();
-    const sVal = src.val;
+    this.clearVec(dst);
     const val = dst.val;
-    const bits = dst.words;
-    const { rowStart, col, weight } = c;
-    const list = this.visitBuf;
-    const nIn = src.toList(list);
+    const k = this.kernels;
     let ops = 0;
-    for (let k = 0; k < nIn; k++) {
-      const i = list[k];
-      const x = sVal[i];
-      if (x === 0) continue;
-      const e0 = rowStart[i];
-      const e1 = rowStart[i + 1];
-      for (let e = e0; e < e1; e++) {
-        const o = col[e];
-        val[o] += x === 1 ? weight[e] : f(weight[e] * x);
-        bits[o >>> 5] |= 1 << (o & 31);
+    if (k) {
+      const n = this.sortedList(src, k);
+      const q = this.ptrs[p] as ScatterPtrs;
+      const stamp = this.stampOnly[p] === 1;
+      ops = (stamp ? k.scatterLinear.stamp : k.scatterLinear.bits)(
+        src.listPtr, n, src.valPtr, dst.valPtr, stamp ? dst.stampPtr : dst.wordsPtr, dst.listPtr, this.statsPtr, dst.gen, q.start, q.pairs,
+      );
+      dst.count = this.statsI32[0];
+      dst.listed = true;
+    } else {
+      const sVal = src.val;
+      const bits = dst.words;
+      const { rowStart, col, weight } = c;
+      const list = this.visitBuf;
+      const nIn = src.toList(list);
+      for (let q = 0; q < nIn; q++) {
+        const i = list[q];
+        const x = sVal[i];
+        if (x === 0) continue;
+        const e0 = rowStart[i];
+        const e1 = rowStart[i + 1];
+        for (let e = e0; e < e1; e++) {
+          const o = col[e];
+          val[o] += x === 1 ? weight[e] : f(weight[e] * x);
+          bits[o >>> 5] |= 1 << (o & 31);
+        }
+        ops += e1 - e0;
       }
-      ops += e1 - e0;
     }
     if (c.bias) {
       const b = c.bias;
@@ -410,7 +636,7 @@ export class SparseEngine implements Engine {
   private scale(p: number, src: SparseVec): void {
     const s = this.elementwise[p] as Float32Array;
     const dst = this.outs[p];
-    dst.clear();
+    this.clearVec(dst);
     const list = this.visitBuf;
     const n = src.toList(list);
     for (let k = 0; k < n; k++) {
@@ -425,7 +651,7 @@ export class SparseEngine implements Engine {
   private threshold(p: number, src: SparseVec): void {
     const th = this.elementwise[p] as Float32Array;
     const dst = this.outs[p];
-    dst.clear();
+    this.clearVec(dst);
     let spikes = 0;
     if (this.denseThreshold[p]) {
       const x = src.val;
@@ -455,17 +681,22 @@ export class SparseEngine implements Engine {
     const s = this.neurons[p] as NeuronState;
     const a = s.arrays;
     const dst = this.outs[p];
-    dst.clear();
+    this.clearVec(dst);
     const st = this.listState;
     st.outputs = 0;
     st.pending = 0;
     st.spikes = 0;
     st.violations = 0;
-    const spikes = this.spikeBuf;
-    if (!s.lazy) {
-      // Dense path: every neuron, every step.
-      stepList(a, s.v, src.val, s.all, a.n, dst.val, spikes, null, this.t, null, st);
-    } else {
+    // Spikes are listed in dst.list; entries from `unmarked` on still need their bitmap bits.
+    let unmarked = 0;
+    let sorted: boolean;
+    const spikes = dst.list;
+    if (s.mode === M_DENSE || (s.mode !== M_LAZY && src.dense)) {
+      // Every neuron, every step (for kernel modes: every neuron has input; v is current).
+      stepList(a, s.v, src.val, s.all, a.n, dst.val, spikes, null, this.t, s.mode === M_DENSE ? null : s.pendingNext, st);
+      sorted = true;
+      if (s.mode !== M_DENSE) this.swapPending(s, st);
+    } else if (s.mode === M_LAZY) {
       // Neurons with input, then pending neurons that had none (their bit is clear in the input).
       const next = s.pendingNext;
       if (a.form === FORM_IF && a.uniform && !src.dense) {
@@ -475,35 +706,118 @@ export class SparseEngine implements Engine {
         const n = src.toList(list);
         stepList(a, s.v, src.val, list, n, dst.val, spikes, s.last, this.t, next, st);
       }
-      if (s.pendingCnt > 0 && !src.dense) {
-        const pending = s.pending;
-        const inBits = src.words;
-        let q = 0;
-        for (let k = 0; k < s.pendingCnt; k++) {
-          const j = pending[k];
-          if (((inBits[j >>> 5] >>> (j & 31)) & 1) === 0) pending[q++] = j;
-        }
-        stepList(a, s.v, src.val, pending, q, dst.val, spikes, s.last, this.t, next, st);
-      }
-      s.pendingNext = s.pending;
-      s.pending = next;
-      s.pendingCnt = st.pending;
-      this.lazyViolations += st.violations;
+      const before = st.outputs;
+      this.stepPending(s, src, dst, st, s.v, s.last);
+      sorted = st.outputs === before;
+      this.swapPending(s, st);
+    } else {
+      this.stepKernelMode(s, src, dst, st);
+      unmarked = this.statsI32[0];
+      sorted = st.outputs <= 1; // listed in the order of the input's list
     }
+    this.lazyViolations += st.violations;
     if (a.spiking) {
       const words = dst.words;
-      for (let k = 0; k < st.outputs; k++) {
+      for (let k = unmarked; k < st.outputs; k++) {
         const j = spikes[k];
         words[j >>> 5] |= 1 << (j & 31);
       }
+      dst.count = st.outputs;
+      dst.listed = true;
+      dst.sorted = sorted;
     }
     this.counters.spikes[p] += st.spikes;
     this.stepSpikes += st.spikes;
   }
 
+  /**
+   * M_KERNEL_IF / M_BULK with a sparse input: the step kernel over the neurons with input (any
+   * order), then the pending ones without input in JavaScript; for M_BULK first the leak kernel
+   * over all neurons, from v into vNext, whose entries the stepped neurons then overwrite.
+   */
+  private stepKernelMode(s: NeuronState, src: SparseVec, dst: SparseVec, st: StepListState): void {
+    const k = this.kernels as SparseKernels;
+    const a = s.arrays;
+    const u = a.u;
+    const vIn = s.v;
+    const bulk = s.mode === M_BULK;
+    const vOut = bulk ? s.vNext : s.v;
+    const vOutPtr = bulk ? s.vNextPtr : s.vPtr;
+    if (bulk) {
+      // The leak tallies the neurons whose zero-input step reaches the threshold. Pending neurons
+      // may legitimately (they are stepped properly below): they are taken off the tally, and
+      // whatever remains are quiescent neurons that would have fired, i.e. violations.
+      const thr = u.vThreshold;
+      const multi = a.multi;
+      let expected = 0;
+      for (let q = 0; q < s.pendingCnt; q++) {
+        const u0 = integrate(a.form, vIn[s.pending[q]], 0, u.a, u.r, u.vLeak);
+        if (multi ? u0 >= thr : u0 > thr) expected++;
+      }
+      const n4 = a.n & ~3;
+      let fired = (s.leak as LeakKernel)(s.vPtr, vOutPtr, n4 * 4, u.a, u.vLeak, s.ri0, u.vMin, thr);
+      for (let j = n4; j < a.n; j++) {
+        // The last n % 4 neurons: the kernel's operations, in JavaScript.
+        const u0 = integrate(a.form, vIn[j], 0, u.a, u.r, u.vLeak);
+        if (multi ? u0 >= thr : u0 > thr) fired++;
+        vOut[j] = u0 < u.vMin ? u.vMin : u0;
+      }
+      st.violations += fired - expected;
+    }
+    const n = src.listed ? src.count : this.sortedList(src, k);
+    (s.step as StepKernel)(
+      s.vPtr, vOutPtr, src.valPtr, src.listPtr, n, dst.valPtr, dst.wordsPtr, dst.listPtr, s.pendingNextPtr, this.statsPtr,
+      u.a, u.r, u.vLeak, u.vThreshold, s.thr2, u.vReset, u.vMin, s.qLo, s.qHi,
+    );
+    const stats = this.statsI32;
+    st.outputs = stats[0];
+    st.pending = stats[1];
+    st.spikes += this.statsF64[1];
+    if (s.pendingCnt > 0) {
+      if (bulk) {
+        // Step the untouched pending neurons from their previous v, in vOut.
+        for (let q = 0; q < s.pendingCnt; q++) {
+          const j = s.pending[q];
+          if (!src.has(j)) vOut[j] = vIn[j];
+        }
+      }
+      this.stepPending(s, src, dst, st, vOut, null);
+    }
+    this.swapPending(s, st);
+    if (bulk) {
+      s.v = vOut;
+      s.vNext = vIn;
+      const p = s.vPtr;
+      s.vPtr = s.vNextPtr;
+      s.vNextPtr = p;
+    }
+  }
+
+  /** Steps last step's pending neurons that got no input this step (their input bit is clear). */
+  private stepPending(s: NeuronState, src: SparseVec, dst: SparseVec, st: StepListState, v: Float32Array, last: Int32Array | null): void {
+    if (s.pendingCnt === 0 || src.dense) return;
+    const pending = s.pending;
+    let q = 0;
+    for (let k = 0; k < s.pendingCnt; k++) {
+      const j = pending[k];
+      if (!src.has(j)) pending[q++] = j;
+    }
+    stepList(s.arrays, v, src.val, pending, q, dst.val, dst.list, last, this.t, s.pendingNext, st);
+  }
+
+  private swapPending(s: NeuronState, st: StepListState): void {
+    const next = s.pendingNext;
+    s.pendingNext = s.pending;
+    s.pending = next;
+    const ptr = s.pendingNextPtr;
+    s.pendingNextPtr = s.pendingPtr;
+    s.pendingPtr = ptr;
+    s.pendingCnt = st.pending;
+  }
+
   /** Replays skipped steps of every neuron of a lazy LIF node, so v is current. */
   private catchUpAll(s: NeuronState): void {
-    if (!s.lazy || s.arrays.form === FORM_IF) return;
+    if (s.mode !== M_LAZY || s.arrays.form === FORM_IF) return;
     const now = this.t - 1;
     for (let j = 0; j < s.arrays.n; j++) {
       const idle = now - s.last[j];
@@ -511,4 +825,36 @@ export class SparseEngine implements Engine {
       s.last[j] = now;
     }
   }
+}
+
+/** A neuron node's state and how it is stepped (M_*), with the kernels when they can run it. */
+function neuronState(a: NeuronArrays, size: number, alloc: Allocator, kernels: SparseKernels | null): NeuronState {
+  let mode = lazyEligible(a) ? M_LAZY : M_DENSE;
+  let step: StepKernel | null = null;
+  let leak: LeakKernel | null = null;
+  const u = a.u;
+  // The step kernels need a positive threshold with 2 * threshold finite (StepKernel) and a
+  // resting potential inside their quiescent interval; anything else runs on the JavaScript paths.
+  const quiet = a.uniform ? quiescentInterval(a.form, u.vThreshold, u.vLeak, u.vMin, a.multi) : null;
+  const thrOk = u.vThreshold > 0 && Number.isFinite(f(2 * u.vThreshold));
+  if (mode === M_LAZY && kernels && a.uniform && thrOk && quiet) {
+    step = kernels.step.get(stepKey(a.form, a.multi, a.subtract)) ?? null;
+    leak = a.form === FORM_IF ? null : (kernels.leak.get(leakKey(a.form, a.multi, u.vMin !== -Infinity)) ?? null);
+    if (step && (a.form === FORM_IF || leak)) mode = a.form === FORM_IF ? M_KERNEL_IF : M_BULK;
+  }
+  const v = alloc.float32(size);
+  // Decided without looking at `kernels`, so that the measuring pass allocates what the arena will.
+  const bulkable = lazyEligible(a) && a.uniform && a.form !== FORM_IF;
+  const spare = bulkable ? alloc.float32(size) : null;
+  const vNext = mode === M_BULK && spare ? spare : v;
+  const pending = alloc.int32(size);
+  const pendingNext = alloc.int32(size);
+  return {
+    arrays: a, mode, v, vNext, last: new Int32Array(mode === M_LAZY ? size : 0),
+    vPtr: v.byteOffset, vNextPtr: vNext.byteOffset, pendingPtr: pending.byteOffset, pendingNextPtr: pendingNext.byteOffset,
+    pending, pendingNext, pendingCnt: 0,
+    all: Int32Array.from({ length: size }, (_, j) => j),
+    initialPending: Int32Array.from({ length: mode === M_DENSE ? 0 : size }, (_, j) => j).filter((j) => !isQuiescent(a, 0, j)),
+    step, leak, ri0: f(u.r * 0), thr2: f(2 * u.vThreshold), qLo: quiet ? quiet[0] : 0, qHi: quiet ? quiet[1] : 0,
+  };
 }

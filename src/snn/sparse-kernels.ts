@@ -1,0 +1,503 @@
+/**
+ * The sparse engine's hot loops as WebAssembly kernels (see wasm-assembler.ts for why). Each kernel
+ * performs exactly the float32 operations, in exactly the order, of the JavaScript it replaces in
+ * sparse-engine.ts / neuron.ts, so the engine gives the same bits with or without them; the
+ * equivalence tests run both ways against the dense reference engine.
+ *
+ * IEEE-754 float32 add/sub/mul/div/floor in WebAssembly round exactly like Math.fround of the same
+ * float64 operation on float32 operands (float64 carries more than 2*24+2 bits, so rounding twice
+ * changes nothing), comparisons are the same, subnormals are kept, and no NaN can arise from finite
+ * validated parameters. f32x4 lanes are the same operations four at a time.
+ *
+ * Why the kernels look the way they do: per timestep the work is a few hundred synapses and
+ * neurons at data-dependent places, so mispredicted branches, not arithmetic, set the cost (a
+ * bitmap walk mispredicts once per word, a spike test once per surprising neuron). Hence lists
+ * instead of bitmap walks wherever a list can be had without a branch (a scatter appends each
+ * output the first time it is touched: `list[n] = o; n += bit was clear`), and no branches for the
+ * spike, reset, clamp and pending decisions: comparison results are added to list counts, and
+ * float selects are lane-0 f32x4 operations (pmax, bitselect) because V8 compiles an f32 `select`
+ * into a branch and an i32 one through slow float/integer register moves.
+ *
+ * Conventions: every pointer is a byte offset into the engine's memory, every array is 16-byte
+ * aligned (wasm-arena.ts), bitmaps are Int32 words (entry i is bit i & 31 of word i >> 5).
+ */
+import { wasmApi, type WasmMemory } from './wasm-api.js';
+import { assembleModule, WasmFunction, type PlainOp } from './wasm-assembler.js';
+import { FORM_DECAY, FORM_EULER, FORM_IF, type NeuronForm } from './neuron.js';
+
+/** Zeroes the values of the set bits and the bitmap, scanning the bitmap. */
+export type ClearKernel = (val: number, bits: number, nWords: number) => void;
+/** Zeroes val[j] and the bitmap word of j for the n listed entries (the list holds every set bit). */
+export type ClearListKernel = (val: number, bits: number, list: number, n: number) => void;
+/** Writes the set bits' indices, ascending, to list; returns their number. `words`: scratch, nWords Int32. */
+export type ToListKernel = (bits: number, nWords: number, list: number, words: number) => number;
+/**
+ * Conv2d/pool scatter of the n listed inputs, which must be ascending (see SparseEngine.scatterConvJs):
+ * out[o] += w * x, and o appended to outList the first time it is touched (the count goes to Int32
+ * stats[0]). `mark`: the output's bitmap (bits variant), or its stamps (stamp variant: stamp[o] =
+ * gen; no bitmap, for outputs only ever read through the list). `pairs`: 8-byte (offset, weight)
+ * entries. Returns the SynOps.
+ */
+export type ScatterConvKernel = (
+  list: number, n: number, inVal: number, outVal: number, mark: number, outList: number, stats: number, gen: number,
+  start: number, pairs: number, dy: number, dx: number, inBase: number, inClass: number, inQy: number, inQx: number,
+  ho: number, wo: number,
+) => number;
+/** Linear/Affine scatter through CSR by input, `pairs` holding (output, weight); otherwise as ScatterConvKernel. */
+export type ScatterLinearKernel = (
+  list: number, n: number, inVal: number, outVal: number, mark: number, outList: number, stats: number, gen: number,
+  rowStart: number, pairs: number,
+) => number;
+/**
+ * Steps the n listed neurons (any order) of a uniform IF/LIF node as stepList does, reading v from
+ * vIn and writing vOut (the same array for IF). Spikes: outVal[j] = count (0 for the others), j
+ * appended to outList and its bit set in outBits. Neurons outside the quiescent interval
+ * [qLo, qHi] (neuron.ts quiescentInterval()) are appended to pending.
+ * Counts: Int32 stats [outputs, pending] at +0/+4 (written), Float64 spikes at +8 (written).
+ * Requires 0 < thr and thr2 = 2 * thr finite (below thr2 a multi-spike count is exactly 1).
+ */
+export type StepKernel = (
+  vIn: number, vOut: number, x: number, list: number, n: number, outVal: number, outBits: number, outList: number, pending: number, stats: number,
+  a: number, r: number, vLeak: number, thr: number, thr2: number, vReset: number, vMin: number, qLo: number, qHi: number,
+) => void;
+/**
+ * One zero-input step of `bytes / 4` neurons (a multiple of 4) from vIn to vOut: integrate with
+ * input 0 and clamp, no reset. Returns how many of them reached the threshold (see SparseEngine).
+ */
+export type LeakKernel = (vIn: number, vOut: number, bytes: number, a: number, vLeak: number, ri0: number, vMin: number, thr: number) => number;
+
+export interface SparseKernels {
+  readonly memory: WasmMemory;
+  readonly clear: ClearKernel;
+  readonly clearList: ClearListKernel;
+  readonly toList: ToListKernel;
+  /** Bitmap and stamp variants (see ScatterConvKernel). */
+  readonly scatterConv: { readonly bits: ScatterConvKernel; readonly stamp: ScatterConvKernel };
+  readonly scatterLinear: { readonly bits: ScatterLinearKernel; readonly stamp: ScatterLinearKernel };
+  /** By stepKey(form, multi, subtract). */
+  readonly step: ReadonlyMap<string, StepKernel>;
+  /** By leakKey(form, multi, clamp); Euler and decay forms only. */
+  readonly leak: ReadonlyMap<string, LeakKernel>;
+}
+
+export function stepKey(form: NeuronForm, multi: boolean, subtract: boolean): string {
+  return `step_${form}_${multi ? 'm' : 's'}_${subtract ? 'sub' : 'zero'}`;
+}
+
+export function leakKey(form: NeuronForm, multi: boolean, clamp: boolean): string {
+  return `leak_${form}_${multi ? 'm' : 's'}${clamp ? '_clamp' : ''}`;
+}
+
+/** Pushes base + (index << 2): the address of element `index` of a 4-byte array at `base`. */
+function addr(fn: WasmFunction, base: number, index: number): WasmFunction {
+  return fn.get(base).get(index).i32(2).op('i32.shl', 'i32.add');
+}
+
+/** Pushes the address of the bitmap word holding bit `j`. */
+function wordAddr(fn: WasmFunction, bits: number, j: number): WasmFunction {
+  return fn.get(bits).get(j).i32(5).op('i32.shr_u').i32(2).op('i32.shl', 'i32.add');
+}
+
+/** `for (i = 0; i < n; i++) body()` over an i32 local i and an i32 bound n. */
+function forRange(fn: WasmFunction, i: number, n: number, body: () => void): void {
+  fn.i32(0).set(i);
+  fn.block((exit) => fn.loop((top) => {
+    fn.get(i).get(n).op('i32.ge_u').brIf(exit);
+    body();
+    fn.get(i).i32(1).op('i32.add').set(i);
+    fn.br(top);
+  }));
+}
+
+function clearKernel(): WasmFunction {
+  const fn = new WasmFunction('clear', ['i32', 'i32', 'i32'], []);
+  const [val, bits, nWords] = [0, 1, 2];
+  const wi = fn.local('i32');
+  const word = fn.local('i32');
+  const j = fn.local('i32');
+  forRange(fn, wi, nWords, () => {
+    addr(fn, bits, wi).mem('i32.load').set(word);
+    fn.get(word).if(() => {
+      addr(fn, bits, wi).i32(0).mem('i32.store');
+      fn.block((wordDone) => fn.loop((next) => {
+        fn.get(word).op('i32.eqz').brIf(wordDone);
+        fn.get(wi).i32(5).op('i32.shl').get(word).op('i32.ctz', 'i32.or').set(j);
+        fn.get(word).get(word).i32(1).op('i32.sub', 'i32.and').set(word);
+        addr(fn, val, j).f32(0).mem('f32.store');
+        fn.br(next);
+      }));
+    });
+  });
+  return fn;
+}
+
+function clearListKernel(): WasmFunction {
+  const fn = new WasmFunction('clearList', ['i32', 'i32', 'i32', 'i32'], []);
+  const [val, bits, list, n] = [0, 1, 2, 3];
+  const k = fn.local('i32');
+  const j = fn.local('i32');
+  forRange(fn, k, n, () => {
+    addr(fn, list, k).mem('i32.load').set(j);
+    addr(fn, val, j).f32(0).mem('f32.store');
+    wordAddr(fn, bits, j).i32(0).mem('i32.store');
+  });
+  return fn;
+}
+
+function toListKernel(): WasmFunction {
+  const fn = new WasmFunction('toList', ['i32', 'i32', 'i32', 'i32'], ['i32']);
+  const [bits, nWords, list, words] = [0, 1, 2, 3];
+  const c = fn.local('i32');
+  const nz = fn.local('i32');
+  const q = fn.local('i32');
+  const wi = fn.local('i32');
+  const word = fn.local('i32');
+  // First the non-empty words' indices, without a branch (most words of a spike bitmap are empty,
+  // and which ones is anyone's guess), then the bits of those words.
+  forRange(fn, wi, nWords, () => {
+    addr(fn, words, nz).get(wi).mem('i32.store');
+    fn.get(nz);
+    addr(fn, bits, wi).mem('i32.load').op('i32.eqz', 'i32.eqz', 'i32.add').set(nz);
+  });
+  forRange(fn, q, nz, () => {
+    addr(fn, words, q).mem('i32.load').set(wi);
+    addr(fn, bits, wi).mem('i32.load').set(word);
+    fn.block((wordDone) => fn.loop((next) => {
+      addr(fn, list, c).get(wi).i32(5).op('i32.shl').get(word).op('i32.ctz', 'i32.or').mem('i32.store');
+      fn.get(c).i32(1).op('i32.add').set(c);
+      fn.get(word).get(word).i32(1).op('i32.sub', 'i32.and').tee(word).op('i32.eqz').brIf(wordDone);
+      fn.br(next);
+    }));
+  });
+  fn.get(c);
+  return fn;
+}
+
+/** Registers of a scatter kernel's delivery of one entry (see deliver). */
+interface ScatterRegs {
+  readonly stamps: boolean;
+  readonly outVal: number; readonly mark: number; readonly outList: number; readonly gen: number;
+  readonly o: number; readonly x: number; readonly cnt: number; readonly tmp: number; readonly old: number;
+}
+
+/**
+ * out[o] += w * x for the entry (o offset from `base`, weight) at byte `at` of the pairs; then
+ * marks o and appends it to outList unless it was marked already, without a branch: the entry
+ * is always written, the count advances only for a new one. Marking: with `stamps`, stamp[o] = gen
+ * (new if it was not gen); otherwise the bitmap bit (new if it was clear).
+ */
+function deliver(fn: WasmFunction, r: ScatterRegs, pushO: () => void, pushWeight: () => void): void {
+  pushO();
+  fn.set(r.o);
+  addr(fn, r.outVal, r.o).tee(r.tmp);
+  fn.get(r.tmp).mem('f32.load');
+  pushWeight();
+  fn.get(r.x).op('f32.mul', 'f32.add').mem('f32.store');
+  if (r.stamps) {
+    addr(fn, r.mark, r.o).tee(r.tmp).mem('i32.load').set(r.old);
+    fn.get(r.tmp).get(r.gen).mem('i32.store');
+    addr(fn, r.outList, r.cnt).get(r.o).mem('i32.store');
+    fn.get(r.cnt).get(r.old).get(r.gen).op('i32.ne', 'i32.add').set(r.cnt);
+  } else {
+    wordAddr(fn, r.mark, r.o).tee(r.tmp).mem('i32.load').set(r.old);
+    fn.get(r.tmp).get(r.old).i32(1).get(r.o).op('i32.shl', 'i32.or').mem('i32.store');
+    addr(fn, r.outList, r.cnt).get(r.o).mem('i32.store');
+    fn.get(r.cnt).get(r.old).get(r.o).op('i32.shr_u').i32(1).op('i32.and', 'i32.eqz', 'i32.add').set(r.cnt);
+  }
+}
+
+/**
+ * Delivers the entries [p, pEnd) (byte pointers into 8-byte (offset, weight) pairs) to base +
+ * offset, two per iteration (a class's entries reach distinct outputs, so the two are independent).
+ */
+function deliverRun(fn: WasmFunction, r: ScatterRegs, p: number, pEnd: number, base: number): void {
+  const at = (offset: number) => () => fn.get(base).get(p).mem('i32.load', offset).op('i32.add');
+  const w = (offset: number) => () => fn.get(p).mem('f32.load', offset + 4);
+  fn.block((tail) => fn.loop((pairs) => {
+    fn.get(p).i32(8).op('i32.add').get(pEnd).op('i32.ge_u').brIf(tail);
+    deliver(fn, r, at(0), w(0));
+    deliver(fn, r, at(8), w(8));
+    fn.get(p).i32(16).op('i32.add').set(p);
+    fn.br(pairs);
+  }));
+  fn.get(p).get(pEnd).op('i32.lt_u').if(() => deliver(fn, r, at(0), w(0)));
+}
+
+function scatterConvKernel(stamps: boolean): WasmFunction {
+  const fn = new WasmFunction(`scatterConv_${stamps ? 'stamp' : 'bits'}`, new Array(18).fill('i32'), ['i32']);
+  const [list, n, inVal, outVal, mark, outList, stats, gen, start, pairs, dy, dx, inBase, inClass, inQy, inQx, ho, wo] = Array.from({ length: 18 }, (_, i) => i);
+  const k = fn.local('i32');
+  const i = fn.local('i32');
+  const base = fn.local('i32');
+  const cls = fn.local('i32');
+  const e = fn.local('i32');
+  const e1 = fn.local('i32');
+  const p = fn.local('i32');
+  const pEnd = fn.local('i32');
+  const o = fn.local('i32');
+  const ops = fn.local('i32');
+  const qy = fn.local('i32');
+  const qx = fn.local('i32');
+  const tmp = fn.local('i32');
+  const old = fn.local('i32');
+  const cnt = fn.local('i32');
+  const x = fn.local('f32');
+  const regs: ScatterRegs = { stamps, outVal, mark, outList, gen, o, x, cnt, tmp, old };
+  fn.block((exit) => fn.loop((inputs) => {
+    fn.get(k).get(n).op('i32.ge_u').brIf(exit);
+    addr(fn, list, k).mem('i32.load').set(i);
+    fn.get(k).i32(1).op('i32.add').set(k);
+    addr(fn, inVal, i).mem('f32.load').tee(x).f32(0).op('f32.eq').brIf(inputs);
+    addr(fn, inBase, i).mem('i32.load').set(base);
+    addr(fn, inClass, i).mem('i32.load').tee(cls).i32(0).op('i32.ge_s').if(() => {
+      // Interior: every entry lands inside the output.
+      addr(fn, start, cls).tee(tmp).mem('i32.load').set(e);
+      fn.get(tmp).mem('i32.load', 4).set(e1);
+      fn.get(ops).get(e1).get(e).op('i32.sub', 'i32.add').set(ops);
+      fn.get(pairs).get(e).i32(3).op('i32.shl', 'i32.add').set(p);
+      fn.get(pairs).get(e1).i32(3).op('i32.shl', 'i32.add').set(pEnd);
+      deliverRun(fn, regs, p, pEnd, base);
+    }, () => {
+      // Border: bounds-check each entry's (qy + dy, qx + dx).
+      fn.get(cls).i32(-1).op('i32.xor').set(cls);
+      addr(fn, start, cls).tee(tmp).mem('i32.load').set(e);
+      fn.get(tmp).mem('i32.load', 4).set(e1);
+      addr(fn, inQy, i).mem('i32.load').set(qy);
+      addr(fn, inQx, i).mem('i32.load').set(qx);
+      fn.block((done) => fn.loop((entries) => {
+        fn.get(e).get(e1).op('i32.ge_s').brIf(done);
+        // Unsigned compares also reject negative coordinates.
+        fn.get(qy);
+        addr(fn, dy, e).mem('i32.load').op('i32.add').get(ho).op('i32.lt_u');
+        fn.get(qx);
+        addr(fn, dx, e).mem('i32.load').op('i32.add').get(wo).op('i32.lt_u');
+        fn.op('i32.and').if(() => {
+          fn.get(pairs).get(e).i32(3).op('i32.shl', 'i32.add').set(p);
+          deliver(fn, regs, () => fn.get(base).get(p).mem('i32.load').op('i32.add'), () => fn.get(p).mem('f32.load', 4));
+          fn.get(ops).i32(1).op('i32.add').set(ops);
+        });
+        fn.get(e).i32(1).op('i32.add').set(e);
+        fn.br(entries);
+      }));
+    });
+    fn.br(inputs);
+  }));
+  fn.get(stats).get(cnt).mem('i32.store');
+  fn.get(ops);
+  return fn;
+}
+
+function scatterLinearKernel(stamps: boolean): WasmFunction {
+  const fn = new WasmFunction(`scatterLinear_${stamps ? 'stamp' : 'bits'}`, new Array(10).fill('i32'), ['i32']);
+  const [list, n, inVal, outVal, mark, outList, stats, gen, rowStart, pairs] = Array.from({ length: 10 }, (_, i) => i);
+  const k = fn.local('i32');
+  const i = fn.local('i32');
+  const p = fn.local('i32');
+  const pEnd = fn.local('i32');
+  const o = fn.local('i32');
+  const ops = fn.local('i32');
+  const tmp = fn.local('i32');
+  const old = fn.local('i32');
+  const cnt = fn.local('i32');
+  const zero = fn.local('i32');
+  const x = fn.local('f32');
+  const regs: ScatterRegs = { stamps, outVal, mark, outList, gen, o, x, cnt, tmp, old };
+  fn.block((exit) => fn.loop((inputs) => {
+    fn.get(k).get(n).op('i32.ge_u').brIf(exit);
+    addr(fn, list, k).mem('i32.load').set(i);
+    fn.get(k).i32(1).op('i32.add').set(k);
+    addr(fn, inVal, i).mem('f32.load').tee(x).f32(0).op('f32.eq').brIf(inputs);
+    addr(fn, rowStart, i).tee(tmp).mem('i32.load').set(p);
+    fn.get(tmp).mem('i32.load', 4).set(pEnd);
+    fn.get(ops).get(pEnd).get(p).op('i32.sub', 'i32.add').set(ops);
+    fn.get(pairs).get(p).i32(3).op('i32.shl', 'i32.add').set(p);
+    fn.get(pairs).get(pEnd).i32(3).op('i32.shl', 'i32.add').set(pEnd);
+    // Pairs hold (output index, weight): deliver relative to a base of 0.
+    deliverRun(fn, regs, p, pEnd, zero);
+    fn.br(inputs);
+  }));
+  fn.get(stats).get(cnt).mem('i32.store');
+  fn.get(ops);
+  return fn;
+}
+
+/** Pushes integrate(form, w, ri, a, r, vLeak) (neuron.ts) for f32 locals w and ri and params. */
+function integrate(fn: WasmFunction, form: NeuronForm, w: number, ri: number, a: number, vLeak: number): void {
+  if (form === FORM_IF) {
+    fn.get(w).get(ri).op('f32.add');
+  } else if (form === FORM_EULER) {
+    // v + a * ((vLeak - v) + ri)
+    fn.get(w).get(a).get(vLeak).get(w).op('f32.sub').get(ri).op('f32.add', 'f32.mul', 'f32.add');
+  } else {
+    // ((a * (v - vLeak)) + vLeak) + ri
+    fn.get(a).get(w).get(vLeak).op('f32.sub', 'f32.mul').get(vLeak).op('f32.add').get(ri).op('f32.add');
+  }
+}
+
+function stepKernel(form: NeuronForm, multi: boolean, subtract: boolean): WasmFunction {
+  const fn = new WasmFunction(stepKey(form, multi, subtract), [
+    'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32',
+    'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32',
+  ], []);
+  const [vIn, vOut, x, list, n, outVal, outBits, outList, pending, stats, a, r, vLeak, thr, thr2, vReset, vMin, qLo, qHi] = Array.from({ length: 19 }, (_, i) => i);
+  const k = fn.local('i32');
+  const j = fn.local('i32');
+  const m = fn.local('i32');
+  const np = fn.local('i32');
+  const fire = fn.local('i32');
+  const tmp = fn.local('i32');
+  const spikes = fn.local('f64');
+  const w = fn.local('f32');
+  const ri = fn.local('f32');
+  const u = fn.local('f32');
+  const c = fn.local('f32');
+  const thrV = fn.local('v128');
+  const vResetV = fn.local('v128');
+  const vMinV = fn.local('v128');
+  fn.get(thr).op('f32x4.splat').set(thrV);
+  fn.get(vReset).op('f32x4.splat').set(vResetV);
+  fn.get(vMin).op('f32x4.splat').set(vMinV);
+  const fires: PlainOp = multi ? 'f32.ge' : 'f32.gt';
+  forRange(fn, k, n, () => {
+    addr(fn, list, k).mem('i32.load').set(j);
+    addr(fn, vIn, j).mem('f32.load').set(w);
+    fn.get(r);
+    addr(fn, x, j).mem('f32.load').op('f32.mul').set(ri);
+    integrate(fn, form, w, ri, a, vLeak);
+    fn.set(u);
+    // spikeCount: with thr > 0 (the engine's condition for the kernels) a multi-spike count is
+    // positive exactly when u >= thr, and below 2 * thr it is exactly 1 (u / thr < 2 - 2^-23 rounds
+    // below 2); at or above 2 * thr (rare) divide as neuron.ts does.
+    fn.get(u).get(thr).op(fires).tee(fire).op('f32.convert_i32_s').set(c);
+    if (multi) fn.get(u).get(thr2).op('f32.ge').if(() => fn.get(u).get(thr).op('f32.div', 'f32.floor').set(c));
+    // resetAndClamp. Subtract: without a spike c = +0 and u - 0 * thr is u, bit for bit.
+    if (subtract) {
+      fn.get(u).get(c).get(thr).op('f32.mul', 'f32.sub');
+    } else {
+      // Zero reset as a lane select (an f32 `select` would compile to a branch).
+      fn.get(vResetV).get(u).op('f32x4.splat').get(u).op('f32x4.splat').get(thrV).op(multi ? 'f32x4.ge' : 'f32x4.gt', 'v128.bitselect');
+      fn.flane(0);
+    }
+    // Clamp: pmax(w, vMin) = w < vMin ? vMin : w, exactly neuron.ts's clamp, without a branch.
+    fn.op('f32x4.splat').get(vMinV).op('f32x4.pmax').flane(0).set(w);
+    addr(fn, vOut, j).get(w).mem('f32.store');
+    addr(fn, outVal, j).get(c).mem('f32.store');
+    addr(fn, outList, m).get(j).mem('i32.store');
+    fn.get(m).get(fire).op('i32.add').set(m);
+    // Pending unless quiescent: inside [qLo, qHi] (neuron.ts quiescentInterval()).
+    addr(fn, pending, np).get(j).mem('i32.store');
+    fn.get(np).get(w).get(qLo).op('f32.ge').get(w).get(qHi).op('f32.le', 'i32.and', 'i32.eqz', 'i32.add').set(np);
+  });
+  // Bitmap bits and the spike total, over the spikes only.
+  forRange(fn, k, m, () => {
+    addr(fn, outList, k).mem('i32.load').set(j);
+    wordAddr(fn, outBits, j).tee(tmp);
+    fn.get(tmp).mem('i32.load').i32(1).get(j).op('i32.shl', 'i32.or').mem('i32.store');
+    fn.get(spikes);
+    addr(fn, outVal, j).mem('f32.load').op('f64.promote_f32', 'f64.add').set(spikes);
+  });
+  fn.get(stats).get(m).mem('i32.store');
+  fn.get(stats).get(np).mem('i32.store', 4);
+  fn.get(stats).get(spikes).mem('f64.store', 8);
+  return fn;
+}
+
+function leakKernel(form: NeuronForm, multi: boolean, clamp: boolean): WasmFunction {
+  const fn = new WasmFunction(leakKey(form, multi, clamp), ['i32', 'i32', 'i32', 'f32', 'f32', 'f32', 'f32', 'f32'], ['i32']);
+  const [vIn, vOut, bytes, a, vLeak, ri0, vMin, thr] = Array.from({ length: 8 }, (_, i) => i);
+  const off = fn.local('i32');
+  const va = fn.local('v128');
+  const vl = fn.local('v128');
+  const vr = fn.local('v128');
+  const vm = fn.local('v128');
+  const vt = fn.local('v128');
+  const xv = fn.local('v128');
+  const u = fn.local('v128');
+  const cnt = fn.local('v128');
+  fn.get(a).op('f32x4.splat').set(va);
+  fn.get(vLeak).op('f32x4.splat').set(vl);
+  fn.get(ri0).op('f32x4.splat').set(vr);
+  fn.get(vMin).op('f32x4.splat').set(vm);
+  fn.get(thr).op('f32x4.splat').set(vt);
+  fn.i32(0).op('i32x4.splat').set(cnt);
+  const cmp: PlainOp = multi ? 'f32x4.ge' : 'f32x4.gt';
+  /** Four neurons at byte `at` past off. */
+  const four = (at: number): void => {
+    fn.get(vIn).get(off).op('i32.add').mem('v128.load', at).set(xv);
+    if (form === FORM_EULER) {
+      fn.get(xv).get(va).get(vl).get(xv).op('f32x4.sub').get(vr).op('f32x4.add', 'f32x4.mul', 'f32x4.add').set(u);
+    } else {
+      fn.get(va).get(xv).get(vl).op('f32x4.sub', 'f32x4.mul').get(vl).op('f32x4.add').get(vr).op('f32x4.add').set(u);
+    }
+    // A lane that reaches the threshold is -1 in the compare mask: subtracting counts it.
+    fn.get(cnt).get(u).get(vt).op(cmp, 'i32x4.sub').set(cnt);
+    // pmax(u, vMin) = u < vMin ? vMin : u, the clamp of neuron.ts exactly (no clamp: vMin = -inf).
+    fn.get(vOut).get(off).op('i32.add').get(u);
+    if (clamp) fn.get(vm).op('f32x4.pmax');
+    fn.mem('v128.store', at);
+  };
+  // Eight neurons per iteration (bytes is a multiple of 16), then four if left.
+  fn.block((tail) => fn.loop((top) => {
+    fn.get(off).i32(16).op('i32.add').get(bytes).op('i32.ge_u').brIf(tail);
+    four(0);
+    four(16);
+    fn.get(off).i32(32).op('i32.add').set(off);
+    fn.br(top);
+  }));
+  fn.get(off).get(bytes).op('i32.lt_u').if(() => four(0));
+  fn.get(cnt).lane(0).get(cnt).lane(1).op('i32.add').get(cnt).lane(2).op('i32.add').get(cnt).lane(3).op('i32.add');
+  return fn;
+}
+
+function buildModule(): Uint8Array {
+  const fns = [clearKernel(), clearListKernel(), toListKernel()];
+  for (const stamps of [false, true]) fns.push(scatterConvKernel(stamps), scatterLinearKernel(stamps));
+  for (const form of [FORM_IF, FORM_EULER, FORM_DECAY] as NeuronForm[]) {
+    for (const multi of [false, true]) {
+      for (const subtract of [false, true]) fns.push(stepKernel(form, multi, subtract));
+      if (form !== FORM_IF) for (const clamp of [false, true]) fns.push(leakKernel(form, multi, clamp));
+    }
+  }
+  return assembleModule(fns);
+}
+
+let compiled: object | null | undefined;
+
+/** The compiled module, or null where WebAssembly (with SIMD) is unavailable. Compiled once. */
+function sparseKernelModule(): object | null {
+  if (compiled === undefined) {
+    compiled = null;
+    const api = wasmApi();
+    try {
+      const bytes = buildModule();
+      if (api && api.validate(bytes)) compiled = new api.Module(bytes);
+    } catch {
+      compiled = null;
+    }
+  }
+  return compiled;
+}
+
+/** The kernels bound to `memory`, or null where WebAssembly SIMD is unavailable. */
+export function loadSparseKernels(memory: WasmMemory): SparseKernels | null {
+  const mod = sparseKernelModule();
+  const api = wasmApi();
+  if (!mod || !api) return null;
+  const ex = new api.Instance(mod, { env: { memory } }).exports as Record<string, unknown>;
+  const step = new Map<string, StepKernel>();
+  const leak = new Map<string, LeakKernel>();
+  for (const [k, v] of Object.entries(ex)) {
+    if (k.startsWith('step_')) step.set(k, v as StepKernel);
+    if (k.startsWith('leak_')) leak.set(k, v as LeakKernel);
+  }
+  return {
+    memory,
+    clear: ex.clear as ClearKernel,
+    clearList: ex.clearList as ClearListKernel,
+    toList: ex.toList as ToListKernel,
+    scatterConv: { bits: ex.scatterConv_bits as ScatterConvKernel, stamp: ex.scatterConv_stamp as ScatterConvKernel },
+    scatterLinear: { bits: ex.scatterLinear_bits as ScatterLinearKernel, stamp: ex.scatterLinear_stamp as ScatterLinearKernel },
+    step,
+    leak,
+  };
+}
