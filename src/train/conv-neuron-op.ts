@@ -205,7 +205,7 @@ function filterGrad(
     if (wasm && conv.stride[0] === 1 && conv.stride[1] === 1 && cout % 4 === 0) {
       const size = kernel[0] * kernel[1] * cin * cout;
       const acc = wasm.heap.address('acc', 8 * size);
-      const list = wasm.heap.address('list', 12 * h * w);
+      const list = wasm.heap.address('list', 16 * h * w);
       wasm.heap.f64(acc, size).fill(0);
       wasm.kernels.sparseFilterGrad({ x: heapAddress(xs), n, h, w, cin, dy: wasm.g, ho, wo, cout, kh: kernel[0], kw: kernel[1], dh: conv.dilation[0], dw: conv.dilation[1], acc, list });
       return tf.tensor4d(Float32Array.from(wasm.heap.f64(acc, size)), ws.shape);
@@ -256,6 +256,11 @@ function toPaddedDilated(g: Float32Array, s: Shape4, into: Float32Array, pg: { t
     for (let oy = 0; oy < ho; oy++) {
       const rowDst = (b * pg.height + pg.top + oy * sh) * pg.width;
       const rowSrc = (b * ho + oy) * wo;
+      if (sw === 1) {
+        // A whole output row is one contiguous run.
+        into.set(g.subarray(rowSrc * c, (rowSrc + wo) * c), (rowDst + pg.left) * c);
+        continue;
+      }
       for (let ox = 0; ox < wo; ox++) {
         const dst = (rowDst + pg.left + ox * sw) * c;
         const src = (rowSrc + ox) * c;

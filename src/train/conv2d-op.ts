@@ -55,10 +55,22 @@ export function paddedGradShape(inShape: readonly [number, number, number, numbe
 
 /** dL/dx of convValid from dy already stride-dilated and padded as paddedGradShape says. */
 export function convInputGradPadded(padded: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
-  return tf.tidy(() => {
-    const wf = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
-    return tf.conv2d(padded, wf, 1, 'valid', 'NHWC', [g.dilation[0], g.dilation[1]]);
-  });
+  return tf.tidy(() => tf.conv2d(padded, flippedFilter(w), 1, 'valid', 'NHWC', [g.dilation[0], g.dilation[1]]));
+}
+
+/** w [kh, kw, Cin, Cout] spatially flipped, channels swapped: [kh, kw, Cout, Cin] (a JS loop: tfjs's Reverse kernel costs more than this on a 5x5x16x32 filter). */
+function flippedFilter(w: tf.Tensor4D): tf.Tensor4D {
+  const [kh, kw, cin, cout] = w.shape;
+  const src = w.dataSync();
+  const out = new Float32Array(src.length);
+  for (let y = 0; y < kh; y++) {
+    for (let x = 0; x < kw; x++) {
+      const from = ((kh - 1 - y) * kw + (kw - 1 - x)) * cin * cout;
+      const to = (y * kw + x) * cout * cin;
+      for (let ci = 0; ci < cin; ci++) for (let co = 0; co < cout; co++) out[to + co * cin + ci] = src[from + ci * cout + co];
+    }
+  }
+  return tf.tensor4d(out, [kh, kw, cout, cin]);
 }
 
 /** dL/dx of convValid. */

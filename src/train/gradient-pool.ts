@@ -61,7 +61,7 @@ const workers: PoolWorker[] = [];
 function startWorker(): PoolWorker | null {
   if (source === undefined) source = workerSource();
   if (!source) return null;
-  const ctl = new Int32Array(new SharedArrayBuffer(4));
+  const ctl = new Int32Array(new SharedArrayBuffer(8));
   const { port1, port2 } = new MessageChannel();
   const init = { port: port2, ctl };
   const worker = source.eval
@@ -107,11 +107,13 @@ export function postChunks(i: number, owner: object, job: Omit<GradientJob, 'seq
     const deadline = performance.now() + timeoutMs;
     while (Atomics.load(w.ctl, 0) !== seq) {
       const left = deadline - performance.now();
-      if (left <= 0) {
+      const exited = Atomics.load(w.ctl, 1) === 1;
+      if (left <= 0 || exited) {
         // The worker is lost (its state unknown): later jobs start a new one.
         void w.worker.terminate();
-        workers.splice(workers.indexOf(w), 1);
-        throw new TrainError('INVARIANT', `gradient worker ${i} did not answer within ${timeoutMs} ms`);
+        const at = workers.indexOf(w);
+        if (at >= 0) workers.splice(at, 1);
+        throw new TrainError('INVARIANT', `gradient worker ${i} ${exited ? 'exited' : `did not answer within ${timeoutMs} ms`}`);
       }
       Atomics.wait(w.ctl, 0, Atomics.load(w.ctl, 0), Math.min(left, 1000));
     }

@@ -26,7 +26,7 @@ export type GradientReply = { readonly seq: number; readonly results: ChunkResul
 
 interface WorkerInit {
   readonly port: MessagePort;
-  /** [0]: seq of the last reply posted. */
+  /** [0]: seq of the last reply posted; [1]: 1 once this thread exits. */
   readonly ctl: Int32Array;
 }
 
@@ -45,6 +45,11 @@ async function handle(job: GradientJob): Promise<ChunkResult[]> {
 
 if (parentPort && workerData) {
   const { port, ctl } = workerData as WorkerInit;
+  // A main thread waiting for a reply learns at once that none will come.
+  process.on('exit', () => {
+    Atomics.store(ctl, 1, 1);
+    Atomics.notify(ctl, 0);
+  });
   // Jobs run one at a time, in order.
   let queue: Promise<void> = Promise.resolve();
   port.on('message', (job: GradientJob) => {

@@ -148,6 +148,18 @@ export class FunctionBuilder {
     });
   }
 
+  /** forRange with a local start. */
+  forRangeFrom(i: Local, start: Local, end: Local, step: number, body: () => void): this {
+    this.get(start).set(i);
+    return this.block(() => {
+      this.loop(() => {
+        this.get(i).get(end).i32GeS().brIf(1);
+        body();
+        this.get(i).i32Const(step).i32Add().set(i).br(0);
+      });
+    });
+  }
+
   /** for (i = start - 1; i >= 0; i--) body, start a local (the same depths as forRange). */
   forDown(i: Local, start: Local, body: () => void): this {
     this.get(start).i32Const(1).i32Sub().set(i);

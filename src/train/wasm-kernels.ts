@@ -25,7 +25,7 @@ export interface WasmKernels {
   /** neuron-pool-loops.ts's fast forward; addresses are byte offsets in the heap. */
   lifPoolForward(a: LifForwardArgs): void;
   lifPoolBackward(a: LifBackwardArgs): void;
-  /** Adds the filter gradient into `acc` (float64 [kh, kw, Cin, Cout]); `list` is scratch of 12 * H * W bytes. */
+  /** Adds the filter gradient into `acc` (float64 [kh, kw, Cin, Cout]); `list` is scratch of 16 * H * W bytes. */
   sparseFilterGrad(a: SparseGradArgs): void;
 }
 
@@ -198,7 +198,7 @@ function buildSparseGrad(m: ModuleBuilder, lanes: 1 | 4): void {
   const params = new Array<'i32'>(15).fill('i32');
   m.func(lanes === 4 ? 'sparse_grad_16' : 'sparse_grad_4', params, [], (f) => {
     const [x, n, h, w, cin, dy, ho, wo, cout, kh, kw, dh, dw, acc, list] = params.map((_, i) => f.param(i));
-    const [b, ci, y, xx, cnt, ky, kx, co, k, e, oy, ox, dyImg, wb, addr, xImg, cout4, hw] = i32s(f, 18);
+    const [b, ci, y, xx, cnt, ky, kx, co, e, dyImg, wb, addr, xImg, cout4, hw, yLo, xLo, tapOff, end] = i32s(f, 19);
     const sums = Array.from({ length: lanes }, () => f.local('v128'));
     const val = f.local('v128');
     const valF = f.local('f32');
@@ -208,34 +208,38 @@ function buildSparseGrad(m: ModuleBuilder, lanes: 1 | 4): void {
       f.get(b).get(ho).i32Mul().get(wo).i32Mul().get(cout4).i32Mul().get(dy).i32Add().set(dyImg);
       f.get(b).get(hw).i32Mul().get(cin).i32Mul().i32Const(2).i32Shl().get(x).i32Add().set(xImg);
       f.forRange(ci, 0, cin, 1, () => {
-        // The sample's nonzeros of channel ci: (y, x, value) triples at `list`.
+        // The sample's nonzeros of channel ci as 16-byte records at `list`: y, x, the address of
+        // dy at output (y, x) (valid for the taps that keep the output in range), value.
         f.i32Const(0).set(cnt);
         f.forRange(y, 0, h, 1, () => {
           f.forRange(xx, 0, w, 1, () => {
             f.get(y).get(w).i32Mul().get(xx).i32Add().get(cin).i32Mul().get(ci).i32Add().i32Const(2).i32Shl().get(xImg).i32Add().f32Load().tee(valF);
             f.f32Const(0).f32Ne().if(() => {
-              f.get(cnt).i32Const(12).i32Mul().get(list).i32Add().tee(e).get(y).i32Store();
+              f.get(cnt).i32Const(4).i32Shl().get(list).i32Add().tee(e).get(y).i32Store();
               f.get(e).get(xx).i32Store(4);
-              f.get(e).get(valF).f32Store(8);
+              f.get(e).get(y).get(wo).i32Mul().get(xx).i32Add().get(cout4).i32Mul().get(dyImg).i32Add().i32Store(8);
+              f.get(e).get(valF).f32Store(12);
               f.get(cnt).i32Const(1).i32Add().set(cnt);
             });
           });
         });
+        f.get(cnt).i32Const(4).i32Shl().get(list).i32Add().set(end);
         f.get(cnt).if(() => {
           f.forRange(ky, 0, kh, 1, () => {
             f.forRange(kx, 0, kw, 1, () => {
+              // Tap (ky, kx) maps input (y, x) to output (y - ky dh, x - kx dw): in range when
+              // y - yLo < ho and x - xLo < wo (unsigned), at dy address base - tapOff.
+              f.get(ky).get(dh).i32Mul().set(yLo);
+              f.get(kx).get(dw).i32Mul().set(xLo);
+              f.get(yLo).get(wo).i32Mul().get(xLo).i32Add().get(cout4).i32Mul().set(tapOff);
               // wb = acc + ((ky * kw + kx) * cin + ci) * cout * 8
               f.get(ky).get(kw).i32Mul().get(kx).i32Add().get(cin).i32Mul().get(ci).i32Add().get(cout).i32Mul().i32Const(3).i32Shl().get(acc).i32Add().set(wb);
               f.forRange(co, 0, cout4, 16 * lanes, () => {
                 for (const s of sums) f.v128Const0().set(s);
-                f.forRange(k, 0, cnt, 1, () => {
-                  f.get(k).i32Const(12).i32Mul().get(list).i32Add().set(e);
-                  f.get(e).i32Load().get(ky).get(dh).i32Mul().i32Sub().set(oy);
-                  f.get(e).i32Load(4).get(kx).get(dw).i32Mul().i32Sub().set(ox);
-                  // Unsigned compares reject negative coordinates too.
-                  f.get(oy).get(ho).i32LtU().get(ox).get(wo).i32LtU().i32And().if(() => {
-                    f.get(e).f32Load(8).f32x4Splat().set(val);
-                    f.get(oy).get(wo).i32Mul().get(ox).i32Add().get(cout4).i32Mul().get(co).i32Add().get(dyImg).i32Add().set(addr);
+                f.forRangeFrom(e, list, end, 16, () => {
+                  f.get(e).i32Load().get(yLo).i32Sub().get(ho).i32LtU().get(e).i32Load(4).get(xLo).i32Sub().get(wo).i32LtU().i32And().if(() => {
+                    f.get(e).f32Load(12).f32x4Splat().set(val);
+                    f.get(e).i32Load(8).get(tapOff).i32Sub().get(co).i32Add().set(addr);
                     sums.forEach((s, i) => {
                       f.get(s).get(val).get(addr).v128Load(16 * i).f32x4Mul().f32x4Add().set(s);
                     });

@@ -18,9 +18,10 @@ import { buildArch } from '../../src/train/arch.js';
 import { selectBackend } from '../../src/train/backend.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/train/checkpoint.js';
 import { DEFAULT_ESL_SCHEDULE } from '../../src/train/esl.js';
-import { binDataset, binRecording, type FrameSet } from '../../src/train/frame-set.js';
+import { batchInput, binDataset, binRecording, type FrameSet } from '../../src/train/frame-set.js';
+import { toTrainer } from '../../src/train/layout.js';
 import { surrogate } from '../../src/train/surrogate.js';
-import { gradientWorkers } from '../../src/train/gradient-pool.js';
+import { gradientWorkers, postChunks } from '../../src/train/gradient-pool.js';
 import { EVAL_TIE_TOLERANCE, Trainer, type TrainConfig } from '../../src/train/trainer.js';
 
 const BINNING = { mode: 'n_time_bins', bins: 6 } as const;
@@ -210,6 +211,21 @@ describe('Trainer', () => {
       expect(t.state.masks).toEqual(runs[0].t.state.masks);
     }
     expect(() => new Trainer(graph(), config(), train, null, { threads: 0 })).toThrow(/threads/);
+  });
+
+  it('a gradient worker that does not answer in time is an error, and the next step starts a new one', () => {
+    expect(gradientWorkers(1)).toBe(1);
+    const t = new Trainer(graph(), config({ batch: 36, epochs: 1 }), train, null, { threads: 1 });
+    const weights = t.tfg.params.map((p, i) => toTrainer(t.state.weights[i], p.perm));
+    const samples = Array.from({ length: 16 }, (_, i) => i);
+    const chunk = { x: batchInput(train, samples), onehot: new Float32Array(16 * 10), B: 16 };
+    const spec = { T, height: 34, width: 34, channels: 2, loss: 'ce' as const, surrogate: surrogate('atan'), detachReset: true };
+    // A real chunk takes milliseconds: no reply within 0 ms.
+    const wait = postChunks(0, t.tfg, { graph: t.graph, backend: 'wasm', weights, spec, chunks: [chunk] }, 0);
+    expect(wait).toThrow(/did not answer within 0 ms/);
+    const a = new Trainer(graph(), config({ batch: 36, epochs: 1 }), train, null, { threads: 2 });
+    expect(a.trainStep().loss).toBe(t.trainStep().loss);
+    expect(a.state.weights).toEqual(t.state.weights);
   });
 
   it('rejects data that does not fit the model', () => {
