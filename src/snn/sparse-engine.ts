@@ -296,6 +296,8 @@ export class SparseEngine implements Engine {
           if (!a) throw new Error('unreachable: neuron node without parameters');
           neurons[p] = neuronState(a, size, alloc, kernels);
           outs[p] = new SparseVec(size, !a.spiking, alloc);
+          // Every path that steps a spiking node keeps the summary (stepNeurons, the step kernel).
+          outs[p].summarized = a.spiking && kernels !== null;
           break;
         }
         case K_ALIAS:
@@ -338,6 +340,16 @@ export class SparseEngine implements Engine {
     this.plan.nodes.forEach((node, p) => {
       const s = this.neurons[p];
       if (s && isNeuron(node)) r[node.id] = s.mode !== M_DENSE;
+    });
+    return r;
+  }
+
+  /** Per neuron node, whether the WebAssembly step kernel steps it (M_KERNEL_IF, M_BULK). */
+  kernelNodes(): Record<string, boolean> {
+    const r: Record<string, boolean> = {};
+    this.plan.nodes.forEach((node, p) => {
+      const s = this.neurons[p];
+      if (s && isNeuron(node)) r[node.id] = s.mode === M_KERNEL_IF || s.mode === M_BULK;
     });
     return r;
   }
@@ -452,8 +464,9 @@ export class SparseEngine implements Engine {
   private clearVec(v: SparseVec): void {
     const k = this.kernels;
     if (k && !v.dense) {
-      if (v.listed) k.clearList(v.valPtr, v.wordsPtr, v.listPtr, v.count);
-      else k.clear(v.valPtr, v.wordsPtr, v.words.length);
+      const nSummary = v.summarized ? v.summary.length : 0;
+      if (v.listed) (v.stampMarked ? k.clearListVal : k.clearList)(v.valPtr, v.wordsPtr, v.listPtr, v.count, v.summaryPtr, nSummary);
+      else k.clear(v.valPtr, v.wordsPtr, v.words.length, v.summaryPtr, nSummary);
       v.listed = false;
       v.sorted = false;
       v.nextGen();
@@ -465,7 +478,9 @@ export class SparseEngine implements Engine {
   /** Kernel path: makes v.list hold v's active entries, ascending; returns their number. */
   private sortedList(v: SparseVec, k: SparseKernels): number {
     if (!v.sorted) {
-      v.count = v.dense ? v.toList(v.list) : k.toList(v.wordsPtr, v.words.length, v.listPtr, this.wordScratchPtr);
+      if (v.dense) v.count = v.toList(v.list);
+      else if (v.summarized) v.count = k.toListSummary(v.wordsPtr, v.summaryPtr, v.summary.length, v.listPtr);
+      else v.count = k.toList(v.wordsPtr, v.words.length, v.listPtr, this.wordScratchPtr);
       v.listed = true;
       v.sorted = true;
     }
@@ -718,9 +733,11 @@ export class SparseEngine implements Engine {
     this.lazyViolations += st.violations;
     if (a.spiking) {
       const words = dst.words;
+      const summary = dst.summary;
       for (let k = unmarked; k < st.outputs; k++) {
         const j = spikes[k];
         words[j >>> 5] |= 1 << (j & 31);
+        summary[j >>> 10] |= 1 << ((j >>> 5) & 31);
       }
       dst.count = st.outputs;
       dst.listed = true;
@@ -766,7 +783,7 @@ export class SparseEngine implements Engine {
     }
     const n = src.listed ? src.count : this.sortedList(src, k);
     (s.step as StepKernel)(
-      s.vPtr, vOutPtr, src.valPtr, src.listPtr, n, dst.valPtr, dst.wordsPtr, dst.listPtr, s.pendingNextPtr, this.statsPtr,
+      s.vPtr, vOutPtr, src.valPtr, src.listPtr, n, dst.valPtr, dst.wordsPtr, dst.summaryPtr, dst.listPtr, s.pendingNextPtr, this.statsPtr,
       u.a, u.r, u.vLeak, u.vThreshold, s.thr2, u.vReset, u.vMin, s.qLo, s.qHi,
     );
     const stats = this.statsI32;
@@ -838,8 +855,9 @@ function neuronState(a: NeuronArrays, size: number, alloc: Allocator, kernels: S
   const quiet = a.uniform ? quiescentInterval(a.form, u.vThreshold, u.vLeak, u.vMin, a.multi) : null;
   const thrOk = u.vThreshold > 0 && Number.isFinite(f(2 * u.vThreshold));
   if (mode === M_LAZY && kernels && a.uniform && thrOk && quiet) {
-    step = kernels.step.get(stepKey(a.form, a.multi, a.subtract)) ?? null;
-    leak = a.form === FORM_IF ? null : (kernels.leak.get(leakKey(a.form, a.multi, u.vMin !== -Infinity)) ?? null);
+    step = kernels.step.get(stepKey({ form: a.form, multi: a.multi, subtract: a.subtract, clamp: u.vMin !== -Infinity, unitR: u.r === 1 })) ?? null;
+    const zeroLeak = Object.is(u.vLeak, 0) && Object.is(f(u.r * 0), 0);
+    leak = a.form === FORM_IF ? null : (kernels.leak.get(leakKey({ form: a.form, multi: a.multi, clamp: u.vMin !== -Infinity, zeroLeak })) ?? null);
     if (step && (a.form === FORM_IF || leak)) mode = a.form === FORM_IF ? M_KERNEL_IF : M_BULK;
   }
   const v = alloc.float32(size);

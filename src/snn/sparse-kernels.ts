@@ -25,10 +25,15 @@ import { wasmApi, type WasmMemory } from './wasm-api.js';
 import { assembleModule, WasmFunction, type PlainOp } from './wasm-assembler.js';
 import { FORM_DECAY, FORM_EULER, FORM_IF, type NeuronForm } from './neuron.js';
 
-/** Zeroes the values of the set bits and the bitmap, scanning the bitmap. */
-export type ClearKernel = (val: number, bits: number, nWords: number) => void;
-/** Zeroes val[j] and the bitmap word of j for the n listed entries (the list holds every set bit). */
-export type ClearListKernel = (val: number, bits: number, list: number, n: number) => void;
+/** Zeroes the values of the set bits and the bitmap, scanning the bitmap, and the nSummary summary words. */
+export type ClearKernel = (val: number, bits: number, nWords: number, summary: number, nSummary: number) => void;
+/**
+ * Zeroes val[j] and (clearList) the bitmap word of j for the n listed entries (the list holds
+ * every active entry; clearListVal leaves the bitmap alone), and the nSummary summary words.
+ */
+export type ClearListKernel = (val: number, bits: number, list: number, n: number, summary: number, nSummary: number) => void;
+/** toList through a summary bitmap (bit w of summary set for every non-empty word w). */
+export type ToListSummaryKernel = (bits: number, summary: number, nSummary: number, list: number) => number;
 /** Writes the set bits' indices, ascending, to list; returns their number. `words`: scratch, nWords Int32. */
 export type ToListKernel = (bits: number, nWords: number, list: number, words: number) => number;
 /**
@@ -51,13 +56,13 @@ export type ScatterLinearKernel = (
 /**
  * Steps the n listed neurons (any order) of a uniform IF/LIF node as stepList does, reading v from
  * vIn and writing vOut (the same array for IF). Spikes: outVal[j] = count (0 for the others), j
- * appended to outList and its bit set in outBits. Neurons outside the quiescent interval
+ * appended to outList and its bit set in outBits (and its word's bit in outSummary). Neurons outside the quiescent interval
  * [qLo, qHi] (neuron.ts quiescentInterval()) are appended to pending.
  * Counts: Int32 stats [outputs, pending] at +0/+4 (written), Float64 spikes at +8 (written).
  * Requires 0 < thr and thr2 = 2 * thr finite (below thr2 a multi-spike count is exactly 1).
  */
 export type StepKernel = (
-  vIn: number, vOut: number, x: number, list: number, n: number, outVal: number, outBits: number, outList: number, pending: number, stats: number,
+  vIn: number, vOut: number, x: number, list: number, n: number, outVal: number, outBits: number, outSummary: number, outList: number, pending: number, stats: number,
   a: number, r: number, vLeak: number, thr: number, thr2: number, vReset: number, vMin: number, qLo: number, qHi: number,
 ) => void;
 /**
@@ -70,22 +75,41 @@ export interface SparseKernels {
   readonly memory: WasmMemory;
   readonly clear: ClearKernel;
   readonly clearList: ClearListKernel;
+  readonly clearListVal: ClearListKernel;
   readonly toList: ToListKernel;
+  readonly toListSummary: ToListSummaryKernel;
   /** Bitmap and stamp variants (see ScatterConvKernel). */
   readonly scatterConv: { readonly bits: ScatterConvKernel; readonly stamp: ScatterConvKernel };
   readonly scatterLinear: { readonly bits: ScatterLinearKernel; readonly stamp: ScatterLinearKernel };
-  /** By stepKey(form, multi, subtract). */
+  /** By stepKey(variant). */
   readonly step: ReadonlyMap<string, StepKernel>;
-  /** By leakKey(form, multi, clamp); Euler and decay forms only. */
+  /** By leakKey(variant); Euler and decay forms only. */
   readonly leak: ReadonlyMap<string, LeakKernel>;
 }
 
-export function stepKey(form: NeuronForm, multi: boolean, subtract: boolean): string {
-  return `step_${form}_${multi ? 'm' : 's'}_${subtract ? 'sub' : 'zero'}`;
+/** Step kernel variants: integration form, spike and reset modes, a clamp (vMin > -inf), and r = 1 (r * x is x then). */
+export interface StepVariant {
+  readonly form: NeuronForm;
+  readonly multi: boolean;
+  readonly subtract: boolean;
+  readonly clamp: boolean;
+  readonly unitR: boolean;
 }
 
-export function leakKey(form: NeuronForm, multi: boolean, clamp: boolean): string {
-  return `leak_${form}_${multi ? 'm' : 's'}${clamp ? '_clamp' : ''}`;
+export function stepKey(v: StepVariant): string {
+  return `step_${v.form}_${v.multi ? 'm' : 's'}_${v.subtract ? 'sub' : 'zero'}${v.clamp ? '_clamp' : ''}${v.unitR ? '_r1' : ''}`;
+}
+
+/** Leak kernel variants: form, spike mode (for the tally), clamp, and v_leak = r * 0 = +0 (decay form: fewer additions). */
+export interface LeakVariant {
+  readonly form: NeuronForm;
+  readonly multi: boolean;
+  readonly clamp: boolean;
+  readonly zeroLeak: boolean;
+}
+
+export function leakKey(v: LeakVariant): string {
+  return `leak_${v.form}_${v.multi ? 'm' : 's'}${v.clamp ? '_clamp' : ''}${v.zeroLeak ? '_z' : ''}`;
 }
 
 /** Pushes base + (index << 2): the address of element `index` of a 4-byte array at `base`. */
@@ -109,9 +133,15 @@ function forRange(fn: WasmFunction, i: number, n: number, body: () => void): voi
   }));
 }
 
+/** Zeroes summary[0..nSummary). */
+function clearSummary(fn: WasmFunction, summary: number, nSummary: number): void {
+  const q = fn.local('i32');
+  forRange(fn, q, nSummary, () => addr(fn, summary, q).i32(0).mem('i32.store'));
+}
+
 function clearKernel(): WasmFunction {
-  const fn = new WasmFunction('clear', ['i32', 'i32', 'i32'], []);
-  const [val, bits, nWords] = [0, 1, 2];
+  const fn = new WasmFunction('clear', ['i32', 'i32', 'i32', 'i32', 'i32'], []);
+  const [val, bits, nWords, summary, nSummary] = [0, 1, 2, 3, 4];
   const wi = fn.local('i32');
   const word = fn.local('i32');
   const j = fn.local('i32');
@@ -128,19 +158,22 @@ function clearKernel(): WasmFunction {
       }));
     });
   });
+  clearSummary(fn, summary, nSummary);
   return fn;
 }
 
-function clearListKernel(): WasmFunction {
-  const fn = new WasmFunction('clearList', ['i32', 'i32', 'i32', 'i32'], []);
-  const [val, bits, list, n] = [0, 1, 2, 3];
+/** `bits`: also zero the bitmap words (not for stamp-marked vectors, whose bitmap stays empty). */
+function clearListKernel(bits: boolean): WasmFunction {
+  const fn = new WasmFunction(bits ? 'clearList' : 'clearListVal', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], []);
+  const [val, words, list, n, summary, nSummary] = [0, 1, 2, 3, 4, 5];
   const k = fn.local('i32');
   const j = fn.local('i32');
   forRange(fn, k, n, () => {
     addr(fn, list, k).mem('i32.load').set(j);
     addr(fn, val, j).f32(0).mem('f32.store');
-    wordAddr(fn, bits, j).i32(0).mem('i32.store');
+    if (bits) wordAddr(fn, words, j).i32(0).mem('i32.store');
   });
+  clearSummary(fn, summary, nSummary);
   return fn;
 }
 
@@ -167,6 +200,38 @@ function toListKernel(): WasmFunction {
       fn.get(c).i32(1).op('i32.add').set(c);
       fn.get(word).get(word).i32(1).op('i32.sub', 'i32.and').tee(word).op('i32.eqz').brIf(wordDone);
       fn.br(next);
+    }));
+  });
+  fn.get(c);
+  return fn;
+}
+
+/**
+ * toList for a vector with a summary (bit w set for every non-empty word w): visits the summary
+ * bits, ascending, so only non-empty words are read.
+ */
+function toListSummaryKernel(): WasmFunction {
+  const fn = new WasmFunction('toListSummary', ['i32', 'i32', 'i32', 'i32'], ['i32']);
+  const [bits, summary, nSummary, list] = [0, 1, 2, 3];
+  const c = fn.local('i32');
+  const si = fn.local('i32');
+  const sword = fn.local('i32');
+  const wi = fn.local('i32');
+  const word = fn.local('i32');
+  forRange(fn, si, nSummary, () => {
+    addr(fn, summary, si).mem('i32.load').set(sword);
+    fn.block((sDone) => fn.loop((nextWord) => {
+      fn.get(sword).op('i32.eqz').brIf(sDone);
+      fn.get(si).i32(5).op('i32.shl').get(sword).op('i32.ctz', 'i32.or').set(wi);
+      fn.get(sword).get(sword).i32(1).op('i32.sub', 'i32.and').set(sword);
+      addr(fn, bits, wi).mem('i32.load').set(word);
+      fn.block((wordDone) => fn.loop((next) => {
+        addr(fn, list, c).get(wi).i32(5).op('i32.shl').get(word).op('i32.ctz', 'i32.or').mem('i32.store');
+        fn.get(c).i32(1).op('i32.add').set(c);
+        fn.get(word).get(word).i32(1).op('i32.sub', 'i32.and').tee(word).op('i32.eqz').brIf(wordDone);
+        fn.br(next);
+      }));
+      fn.br(nextWord);
     }));
   });
   fn.get(c);
@@ -208,11 +273,21 @@ function deliver(fn: WasmFunction, r: ScatterRegs, pushO: () => void, pushWeight
 
 /**
  * Delivers the entries [p, pEnd) (byte pointers into 8-byte (offset, weight) pairs) to base +
- * offset, two per iteration (a class's entries reach distinct outputs, so the two are independent).
+ * offset; `unroll`: two per iteration (a class's entries reach distinct outputs, so the two are
+ * independent).
  */
-function deliverRun(fn: WasmFunction, r: ScatterRegs, p: number, pEnd: number, base: number): void {
+function deliverRun(fn: WasmFunction, r: ScatterRegs, p: number, pEnd: number, base: number, unroll: boolean): void {
   const at = (offset: number) => () => fn.get(base).get(p).mem('i32.load', offset).op('i32.add');
   const w = (offset: number) => () => fn.get(p).mem('f32.load', offset + 4);
+  if (!unroll) {
+    fn.block((done) => fn.loop((pairs) => {
+      fn.get(p).get(pEnd).op('i32.ge_u').brIf(done);
+      deliver(fn, r, at(0), w(0));
+      fn.get(p).i32(8).op('i32.add').set(p);
+      fn.br(pairs);
+    }));
+    return;
+  }
   fn.block((tail) => fn.loop((pairs) => {
     fn.get(p).i32(8).op('i32.add').get(pEnd).op('i32.ge_u').brIf(tail);
     deliver(fn, r, at(0), w(0));
@@ -256,7 +331,7 @@ function scatterConvKernel(stamps: boolean): WasmFunction {
       fn.get(ops).get(e1).get(e).op('i32.sub', 'i32.add').set(ops);
       fn.get(pairs).get(e).i32(3).op('i32.shl', 'i32.add').set(p);
       fn.get(pairs).get(e1).i32(3).op('i32.shl', 'i32.add').set(pEnd);
-      deliverRun(fn, regs, p, pEnd, base);
+      deliverRun(fn, regs, p, pEnd, base, true);
     }, () => {
       // Border: bounds-check each entry's (qy + dy, qx + dx).
       fn.get(cls).i32(-1).op('i32.xor').set(cls);
@@ -312,8 +387,9 @@ function scatterLinearKernel(stamps: boolean): WasmFunction {
     fn.get(ops).get(pEnd).get(p).op('i32.sub', 'i32.add').set(ops);
     fn.get(pairs).get(p).i32(3).op('i32.shl', 'i32.add').set(p);
     fn.get(pairs).get(pEnd).i32(3).op('i32.shl', 'i32.add').set(pEnd);
-    // Pairs hold (output index, weight): deliver relative to a base of 0.
-    deliverRun(fn, regs, p, pEnd, zero);
+    // Pairs hold (output index, weight): deliver relative to a base of 0. Rows are short in
+    // sparse layers (a mispredicted exit either way), so no unrolling.
+    deliverRun(fn, regs, p, pEnd, zero, false);
     fn.br(inputs);
   }));
   fn.get(stats).get(cnt).mem('i32.store');
@@ -334,12 +410,111 @@ function integrate(fn: WasmFunction, form: NeuronForm, w: number, ri: number, a:
   }
 }
 
-function stepKernel(form: NeuronForm, multi: boolean, subtract: boolean): WasmFunction {
-  const fn = new WasmFunction(stepKey(form, multi, subtract), [
-    'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32',
+/** Parameter and counter locals of a step kernel, shared by its 4-wide and scalar loops. */
+interface StepRegs {
+  readonly vIn: number; readonly vOut: number; readonly x: number; readonly list: number; readonly n: number;
+  readonly outVal: number; readonly outList: number; readonly pending: number;
+  readonly a: number; readonly r: number; readonly vLeak: number; readonly thr: number; readonly thr2: number;
+  readonly vReset: number; readonly vMin: number; readonly qLo: number; readonly qHi: number;
+  readonly k: number; readonly m: number; readonly np: number;
+}
+
+/**
+ * The step kernel's main loop: four listed neurons per iteration, gathered into f32x4 lanes, with
+ * exactly the scalar loop's operations per lane (the same IEEE operations, lane by lane). Spikes
+ * and pending neurons are appended from the lane masks without branches. Leaves k at n & ~3.
+ */
+function stepFour(fn: WasmFunction, variant: StepVariant, r: StepRegs): void {
+  const { form, multi, subtract, clamp, unitR } = variant;
+  const j = [fn.local('i32'), fn.local('i32'), fn.local('i32'), fn.local('i32')];
+  const n4 = fn.local('i32');
+  const mask = fn.local('i32');
+  const splat = (p: number): number => {
+    const l = fn.local('v128');
+    fn.get(p).op('f32x4.splat').set(l);
+    return l;
+  };
+  const aV = splat(r.a);
+  const rV = splat(r.r);
+  const vlV = splat(r.vLeak);
+  const thrV = splat(r.thr);
+  const thr2V = splat(r.thr2);
+  const vResetV = splat(r.vReset);
+  const vMinV = splat(r.vMin);
+  const qLoV = splat(r.qLo);
+  const qHiV = splat(r.qHi);
+  const oneV = fn.local('v128');
+  fn.f32(1).op('f32x4.splat').set(oneV);
+  const V = fn.local('v128');
+  const X = fn.local('v128');
+  const U = fn.local('v128');
+  const F = fn.local('v128');
+  const C = fn.local('v128');
+  const W = fn.local('v128');
+  /** Pushes the four lanes of array `base` at the neurons j[0..3]. */
+  const gather = (base: number): void => {
+    addr(fn, base, j[0]).mem('v128.load32_zero');
+    for (let l = 1; l < 4; l++) {
+      const v = fn.local('v128');
+      fn.set(v);
+      addr(fn, base, j[l]).get(v).laneMem('v128.load32_lane', l);
+    }
+  };
+  /** Stores the four lanes of vector local `v` to array `base` at the neurons j[0..3]. */
+  const scatter = (base: number, v: number): void => {
+    for (let l = 0; l < 4; l++) addr(fn, base, j[l]).get(v).laneMem('v128.store32_lane', l);
+  };
+  /** Appends j[l] to `list` at `count` for each lane l whose bit is set in `bits`. */
+  const append = (list: number, count: number, bits: number): void => {
+    for (let l = 0; l < 4; l++) {
+      addr(fn, list, count).get(j[l]).mem('i32.store');
+      fn.get(count).get(bits);
+      if (l > 0) fn.i32(l).op('i32.shr_u');
+      fn.i32(1).op('i32.and', 'i32.add').set(count);
+    }
+  };
+  fn.get(r.n).i32(-4).op('i32.and').set(n4);
+  fn.block((exit) => fn.loop((top) => {
+    fn.get(r.k).get(n4).op('i32.ge_u').brIf(exit);
+    for (let l = 0; l < 4; l++) fn.get(r.list).get(r.k).i32(2).op('i32.shl', 'i32.add').mem('i32.load', 4 * l).set(j[l]);
+    gather(r.vIn);
+    fn.set(V);
+    gather(r.x);
+    if (!unitR) fn.get(rV).op('f32x4.mul');
+    fn.set(X);
+    if (form === FORM_IF) fn.get(V).get(X).op('f32x4.add');
+    else if (form === FORM_EULER) fn.get(V).get(aV).get(vlV).get(V).op('f32x4.sub').get(X).op('f32x4.add', 'f32x4.mul', 'f32x4.add');
+    else fn.get(aV).get(V).get(vlV).op('f32x4.sub', 'f32x4.mul').get(vlV).op('f32x4.add').get(X).op('f32x4.add');
+    fn.set(U);
+    fn.get(U).get(thrV).op(multi ? 'f32x4.ge' : 'f32x4.gt').tee(F).get(oneV).op('v128.and').set(C);
+    if (multi) {
+      // Counts above 1 (rare): floor(u / thr) in the lanes at or above 2 * thr.
+      fn.get(U).get(thr2V).op('f32x4.ge').tee(W).op('v128.any_true').if(() => {
+        fn.get(U).get(thrV).op('f32x4.div', 'f32x4.floor').get(C).get(W).op('v128.bitselect').set(C);
+      });
+    }
+    if (subtract) fn.get(U).get(C).get(thrV).op('f32x4.mul', 'f32x4.sub');
+    else fn.get(vResetV).get(U).get(F).op('v128.bitselect');
+    if (clamp) fn.get(vMinV).op('f32x4.pmax');
+    fn.set(W);
+    scatter(r.vOut, W);
+    scatter(r.outVal, C);
+    fn.get(F).op('i32x4.bitmask').set(mask);
+    append(r.outList, r.m, mask);
+    fn.get(W).get(qLoV).op('f32x4.ge').get(W).get(qHiV).op('f32x4.le', 'v128.and', 'i32x4.bitmask').i32(15).op('i32.xor').set(mask);
+    append(r.pending, r.np, mask);
+    fn.get(r.k).i32(4).op('i32.add').set(r.k);
+    fn.br(top);
+  }));
+}
+
+function stepKernel(variant: StepVariant): WasmFunction {
+  const { form, multi, subtract, clamp, unitR } = variant;
+  const fn = new WasmFunction(stepKey(variant), [
+    'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32',
     'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32',
   ], []);
-  const [vIn, vOut, x, list, n, outVal, outBits, outList, pending, stats, a, r, vLeak, thr, thr2, vReset, vMin, qLo, qHi] = Array.from({ length: 19 }, (_, i) => i);
+  const [vIn, vOut, x, list, n, outVal, outBits, outSummary, outList, pending, stats, a, r, vLeak, thr, thr2, vReset, vMin, qLo, qHi] = Array.from({ length: 20 }, (_, i) => i);
   const k = fn.local('i32');
   const j = fn.local('i32');
   const m = fn.local('i32');
@@ -358,11 +533,17 @@ function stepKernel(form: NeuronForm, multi: boolean, subtract: boolean): WasmFu
   fn.get(vReset).op('f32x4.splat').set(vResetV);
   fn.get(vMin).op('f32x4.splat').set(vMinV);
   const fires: PlainOp = multi ? 'f32.ge' : 'f32.gt';
-  forRange(fn, k, n, () => {
+  stepFour(fn, variant, { vIn, vOut, x, list, n, outVal, outList, pending, a, r, vLeak, thr, thr2, vReset, vMin, qLo, qHi, k, m, np });
+  // The last n % 4 neurons, one at a time.
+  fn.block((exit) => fn.loop((top) => {
+    fn.get(k).get(n).op('i32.ge_u').brIf(exit);
     addr(fn, list, k).mem('i32.load').set(j);
     addr(fn, vIn, j).mem('f32.load').set(w);
-    fn.get(r);
-    addr(fn, x, j).mem('f32.load').op('f32.mul').set(ri);
+    // r * x; with r = 1 that is x itself, bit for bit (x is a float32).
+    if (!unitR) fn.get(r);
+    addr(fn, x, j).mem('f32.load');
+    if (!unitR) fn.op('f32.mul');
+    fn.set(ri);
     integrate(fn, form, w, ri, a, vLeak);
     fn.set(u);
     // spikeCount: with thr > 0 (the engine's condition for the kernels) a multi-spike count is
@@ -379,7 +560,8 @@ function stepKernel(form: NeuronForm, multi: boolean, subtract: boolean): WasmFu
       fn.flane(0);
     }
     // Clamp: pmax(w, vMin) = w < vMin ? vMin : w, exactly neuron.ts's clamp, without a branch.
-    fn.op('f32x4.splat').get(vMinV).op('f32x4.pmax').flane(0).set(w);
+    if (clamp) fn.op('f32x4.splat').get(vMinV).op('f32x4.pmax').flane(0);
+    fn.set(w);
     addr(fn, vOut, j).get(w).mem('f32.store');
     addr(fn, outVal, j).get(c).mem('f32.store');
     addr(fn, outList, m).get(j).mem('i32.store');
@@ -387,12 +569,17 @@ function stepKernel(form: NeuronForm, multi: boolean, subtract: boolean): WasmFu
     // Pending unless quiescent: inside [qLo, qHi] (neuron.ts quiescentInterval()).
     addr(fn, pending, np).get(j).mem('i32.store');
     fn.get(np).get(w).get(qLo).op('f32.ge').get(w).get(qHi).op('f32.le', 'i32.and', 'i32.eqz', 'i32.add').set(np);
-  });
-  // Bitmap bits and the spike total, over the spikes only.
+    fn.get(k).i32(1).op('i32.add').set(k);
+    fn.br(top);
+  }));
+  // Bitmap and summary bits and the spike total, over the spikes only.
   forRange(fn, k, m, () => {
     addr(fn, outList, k).mem('i32.load').set(j);
     wordAddr(fn, outBits, j).tee(tmp);
     fn.get(tmp).mem('i32.load').i32(1).get(j).op('i32.shl', 'i32.or').mem('i32.store');
+    fn.get(j).i32(5).op('i32.shr_u').set(fire);
+    wordAddr(fn, outSummary, fire).tee(tmp);
+    fn.get(tmp).mem('i32.load').i32(1).get(fire).op('i32.shl', 'i32.or').mem('i32.store');
     fn.get(spikes);
     addr(fn, outVal, j).mem('f32.load').op('f64.promote_f32', 'f64.add').set(spikes);
   });
@@ -402,8 +589,9 @@ function stepKernel(form: NeuronForm, multi: boolean, subtract: boolean): WasmFu
   return fn;
 }
 
-function leakKernel(form: NeuronForm, multi: boolean, clamp: boolean): WasmFunction {
-  const fn = new WasmFunction(leakKey(form, multi, clamp), ['i32', 'i32', 'i32', 'f32', 'f32', 'f32', 'f32', 'f32'], ['i32']);
+function leakKernel(variant: LeakVariant): WasmFunction {
+  const { form, multi, clamp, zeroLeak } = variant;
+  const fn = new WasmFunction(leakKey(variant), ['i32', 'i32', 'i32', 'f32', 'f32', 'f32', 'f32', 'f32'], ['i32']);
   const [vIn, vOut, bytes, a, vLeak, ri0, vMin, thr] = Array.from({ length: 8 }, (_, i) => i);
   const off = fn.local('i32');
   const va = fn.local('v128');
@@ -425,7 +613,12 @@ function leakKernel(form: NeuronForm, multi: boolean, clamp: boolean): WasmFunct
   const four = (at: number): void => {
     fn.get(vIn).get(off).op('i32.add').mem('v128.load', at).set(xv);
     if (form === FORM_EULER) {
-      fn.get(xv).get(va).get(vl).get(xv).op('f32x4.sub').get(vr).op('f32x4.add', 'f32x4.mul', 'f32x4.add').set(u);
+      // v + a * ((vLeak - v) + r*0): adding r*0 (±0) changes t = vLeak - v only when t = -0, i.e.
+      // v = +0 and vLeak = -0, and then v + a*t is +0 either way; so that addition is left out.
+      fn.get(xv).get(va).get(vl).get(xv).op('f32x4.sub', 'f32x4.mul', 'f32x4.add').set(u);
+    } else if (zeroLeak) {
+      // v - (+0) is v and (a * v) + 0 is never -0, so only that one addition of +0 remains.
+      fn.get(va).get(xv).op('f32x4.mul').get(vl).op('f32x4.add').set(u);
     } else {
       fn.get(va).get(xv).get(vl).op('f32x4.sub', 'f32x4.mul').get(vl).op('f32x4.add').get(vr).op('f32x4.add').set(u);
     }
@@ -450,12 +643,13 @@ function leakKernel(form: NeuronForm, multi: boolean, clamp: boolean): WasmFunct
 }
 
 function buildModule(): Uint8Array {
-  const fns = [clearKernel(), clearListKernel(), toListKernel()];
+  const fns = [clearKernel(), clearListKernel(true), clearListKernel(false), toListKernel(), toListSummaryKernel()];
   for (const stamps of [false, true]) fns.push(scatterConvKernel(stamps), scatterLinearKernel(stamps));
+  const flags = [false, true];
   for (const form of [FORM_IF, FORM_EULER, FORM_DECAY] as NeuronForm[]) {
-    for (const multi of [false, true]) {
-      for (const subtract of [false, true]) fns.push(stepKernel(form, multi, subtract));
-      if (form !== FORM_IF) for (const clamp of [false, true]) fns.push(leakKernel(form, multi, clamp));
+    for (const multi of flags) {
+      for (const subtract of flags) for (const clamp of flags) for (const unitR of flags) fns.push(stepKernel({ form, multi, subtract, clamp, unitR }));
+      if (form !== FORM_IF) for (const clamp of flags) for (const zeroLeak of flags) fns.push(leakKernel({ form, multi, clamp, zeroLeak }));
     }
   }
   return assembleModule(fns);
@@ -494,7 +688,9 @@ export function loadSparseKernels(memory: WasmMemory): SparseKernels | null {
     memory,
     clear: ex.clear as ClearKernel,
     clearList: ex.clearList as ClearListKernel,
+    clearListVal: ex.clearListVal as ClearListKernel,
     toList: ex.toList as ToListKernel,
+    toListSummary: ex.toListSummary as ToListSummaryKernel,
     scatterConv: { bits: ex.scatterConv_bits as ScatterConvKernel, stamp: ex.scatterConv_stamp as ScatterConvKernel },
     scatterLinear: { bits: ex.scatterLinear_bits as ScatterLinearKernel, stamp: ex.scatterLinear_stamp as ScatterLinearKernel },
     step,

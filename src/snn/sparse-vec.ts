@@ -32,6 +32,14 @@ export class SparseVec {
   gen = 1;
   /** Whether the producer marks entries by stamp (set once by the engine): the bitmap stays empty then. */
   stampMarked = false;
+  /**
+   * One bit per bitmap word, set for every non-empty word, when `summarized` (set once by the
+   * engine for neuron outputs, whose producers keep it): listing the active entries in order then
+   * reads only the non-empty words.
+   */
+  readonly summary: Int32Array;
+  readonly summaryPtr: number;
+  summarized = false;
   /** Entries in `list` (valid when `listed`). */
   count = 0;
   /** Whether list[0..count) are exactly the active entries. */
@@ -47,6 +55,8 @@ export class SparseVec {
     // One spare slot: a branch-free append writes list[count] even when every entry is listed.
     this.list = alloc.int32(n + 1);
     this.stamp = alloc.int32(n);
+    this.summary = alloc.int32((this.words.length + 31) >>> 5);
+    this.summaryPtr = this.summary.byteOffset;
     this.valPtr = this.val.byteOffset;
     this.stampPtr = this.stamp.byteOffset;
     this.wordsPtr = this.words.byteOffset;
@@ -76,6 +86,7 @@ export class SparseVec {
   clear(): void {
     this.listed = false;
     this.sorted = false;
+    if (this.summarized) this.summary.fill(0);
     if (this.dense) {
       this.val.fill(0);
       return;
@@ -109,6 +120,7 @@ export class SparseVec {
   resetAll(): void {
     this.listed = false;
     this.sorted = false;
+    this.summary.fill(0);
     this.stamp.fill(0);
     this.gen = 1;
     this.val.fill(0);

@@ -32,7 +32,8 @@ const PLAIN = {
   'f64.abs': [0x99], 'f64.add': [0xa0], 'f64.sub': [0xa1], 'f64.mul': [0xa2],
   'f32.convert_i32_s': [0xb2], 'f64.convert_i32_s': [0xb7], 'f64.promote_f32': [0xbb],
   'i32.reinterpret_f32': [0xbc], 'f32.reinterpret_i32': [0xbe],
-  'v128.any_true': [0xfd, 0x53], 'v128.bitselect': [0xfd, 0x52],
+  'v128.any_true': [0xfd, 0x53], 'v128.bitselect': [0xfd, 0x52], 'v128.and': [0xfd, 0x4e], 'i32x4.bitmask': [0xfd, 0xa4, 0x01],
+  'f32x4.floor': [0xfd, 0x68], 'f32x4.div': [0xfd, 0xe7, 0x01],
   'i32x4.splat': [0xfd, 0x11], 'f32x4.splat': [0xfd, 0x13],
   'f32x4.eq': [0xfd, 0x41], 'f32x4.ne': [0xfd, 0x42], 'f32x4.lt': [0xfd, 0x43], 'f32x4.gt': [0xfd, 0x44], 'f32x4.le': [0xfd, 0x45], 'f32x4.ge': [0xfd, 0x46],
   'i32x4.add': [0xfd, 0xae, 0x01], 'i32x4.sub': [0xfd, 0xb1, 0x01],
@@ -45,7 +46,7 @@ export type PlainOp = keyof typeof PLAIN;
 const MEMORY = {
   'i32.load': [[0x28], 2], 'f32.load': [[0x2a], 2], 'f64.load': [[0x2b], 3],
   'i32.store': [[0x36], 2], 'f32.store': [[0x38], 2], 'f64.store': [[0x39], 3],
-  'v128.load': [[0xfd, 0x00], 4], 'v128.store': [[0xfd, 0x0b], 4],
+  'v128.load': [[0xfd, 0x00], 4], 'v128.store': [[0xfd, 0x0b], 4], 'v128.load32_zero': [[0xfd, 0x5c], 2],
 } as const satisfies Record<string, readonly [readonly number[], number]>;
 
 export type MemoryOp = keyof typeof MEMORY;
@@ -143,6 +144,15 @@ export class WasmFunction {
     this.code.push(...enc);
     uleb(align, this.code);
     uleb(offset, this.code);
+    return this;
+  }
+
+  /** v128.load32_lane / v128.store32_lane of lane i: [address, vector] -> vector / nothing. */
+  laneMem(o: 'v128.load32_lane' | 'v128.store32_lane', i: number, offset = 0): this {
+    this.code.push(0xfd, o === 'v128.load32_lane' ? 0x56 : 0x5a);
+    uleb(2, this.code);
+    uleb(offset, this.code);
+    this.code.push(i);
     return this;
   }
 
