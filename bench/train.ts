@@ -13,7 +13,8 @@
  *
  *   npx tsx bench/train.ts [--steps 3] [--backends wasm,cpu]
  *
- * One JSON line per figure: { name, value, unit, backend, variant, threads, baseline?, ratio? }
+ * One JSON line per figure: { name, value, unit, backend, variant, threads, stepMs, cpuMsPerStep,
+ * baseline?, ratio?, cpuRatio? (baseline CPU time / this one's) }
  * and, for the profile (one thread), { name: "train_step_profile", group, value (ms/step), share }.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -110,21 +111,29 @@ function config(density: number): TrainConfig {
   };
 }
 
-/** Median samples/s over `steps` steps after a warm-up step. */
-function measure(density: number, data: FrameSet, plain: boolean, steps: number, threads: number): { sps: number; stepMs: number } {
+/**
+ * Median samples/s over `steps` steps after a warm-up step, and the median process CPU time per
+ * step (all threads): on a machine shared with other jobs the wall time varies with their load,
+ * the CPU time much less.
+ */
+function measure(density: number, data: FrameSet, plain: boolean, steps: number, threads: number): { sps: number; stepMs: number; cpuMs: number } {
   const graph = buildArch('nmnist-small', [2, 34, 34], { output: 'membrane', beta: 0.9, gain: 1, seed: 1 });
   const t = new Trainer(graph, config(density), data, null, { threads });
   const hooks = plain ? { neuronImpl: tfjsOpsNeuron } : {};
   t.trainStep(hooks);
   const times: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < steps; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     t.trainStep(hooks);
     times.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
   }
-  times.sort((a, b) => a - b);
-  const stepMs = times[times.length >> 1];
-  return { sps: (BATCH * 1000) / stepMs, stepMs };
+  const median = (a: number[]) => a.sort((x, y) => x - y)[a.length >> 1];
+  const stepMs = median(times);
+  return { sps: (BATCH * 1000) / stepMs, stepMs, cpuMs: median(cpu) };
 }
 
 /** Mean time per op group over `steps` steps (one thread: the timing hook runs in this thread only). */
@@ -146,12 +155,12 @@ for (const backend of backends) {
   // The cpu backend's convolutions are slow: fewer steps there.
   const steps = backend === 'cpu' ? Math.max(1, Math.ceil(STEPS / 3)) : STEPS;
   const base = measure(1, data, true, steps, 1);
-  emit({ name: 'train_samples_per_s', backend, variant: 'dense, tfjs-ops neurons (baseline)', threads: 1, value: +base.sps.toFixed(2), unit: 'samples/s', stepMs: +base.stepMs.toFixed(0) });
+  emit({ name: 'train_samples_per_s', backend, variant: 'dense, tfjs-ops neurons (baseline)', threads: 1, value: +base.sps.toFixed(2), unit: 'samples/s', stepMs: +base.stepMs.toFixed(0), cpuMsPerStep: +base.cpuMs.toFixed(0) });
   for (const density of [1, 0.1]) {
     for (const n of threads > 1 ? [1, threads] : [1]) {
       const r = measure(density, data, false, steps, n);
       const variant = `${density < 1 ? `esl ${density}` : 'dense'}${n === 1 ? ', 1 thread' : ''}`;
-      emit({ name: 'train_samples_per_s', backend, variant, threads: n, value: +r.sps.toFixed(2), unit: 'samples/s', stepMs: +r.stepMs.toFixed(0), baseline: +base.sps.toFixed(2), ratio: +(r.sps / base.sps).toFixed(3) });
+      emit({ name: 'train_samples_per_s', backend, variant, threads: n, value: +r.sps.toFixed(2), unit: 'samples/s', stepMs: +r.stepMs.toFixed(0), cpuMsPerStep: +r.cpuMs.toFixed(0), baseline: +base.sps.toFixed(2), ratio: +(r.sps / base.sps).toFixed(3), cpuRatio: +(base.cpuMs / r.cpuMs).toFixed(3) });
     }
   }
   {

@@ -59,7 +59,7 @@ interface OpScratch {
 // Per layer, reused from step to step (see neuron-pool-loops.ts's LoopScratch).
 const scratchOf = new WeakMap<NeuronLayer, OpScratch>();
 
-/** What the forward pass leaves for the backward pass: the JS loops' arrays, or the kernels' potentials tensor. */
+/** What the forward pass leaves for the backward pass: the JS loops' arrays, or the address of the kernels' potentials in the layer's heap scratch. */
 type Saved =
   | { readonly kind: 'js'; readonly saved: NeuronPoolSaved; readonly loops: LoopScratch; readonly scratch: OpScratch | null }
   | { readonly kind: 'wasm'; readonly heap: HeapScratch; readonly u: number; readonly kernels: WasmKernels; readonly scratch: OpScratch };
