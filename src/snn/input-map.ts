@@ -44,7 +44,8 @@ export interface AccumulateResult {
 
 /**
  * Adds the events of `ts` into `counts` (length C*H*W, float32 counts). When `bits` is given, the
- * bit of every pixel that received an event is set in it (bit k & 31 of bits[k >> 5]).
+ * bit of every pixel that received an event is set in it (bit k & 31 of bits[k >> 5]), and when
+ * `summary` is given too, the bit of that word in it (bit (k >> 5) & 31 of summary[k >> 10]).
  */
 export function accumulateEvents(
   ts: Timestep,
@@ -53,6 +54,7 @@ export function accumulateEvents(
   counts: Float32Array,
   bits: Int32Array | null,
   out: AccumulateResult,
+  summary: Int32Array | null = null,
 ): void {
   const { x, y, p } = ts.events;
   const n = x.length;
@@ -74,6 +76,7 @@ export function accumulateEvents(
     const k = (channels === 2 && p[i] !== 0 ? plane : 0) + yi * width + xi;
     counts[k] += 1;
     if (bits !== null) bits[k >>> 5] |= 1 << (k & 31);
+    if (summary !== null) summary[k >>> 10] |= 1 << ((k >>> 5) & 31);
   }
   out.inRange = n - bad;
   out.outOfRange = bad;

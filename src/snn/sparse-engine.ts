@@ -43,7 +43,7 @@ import {
   type NeuronArrays, type StepListState,
 } from './neuron.js';
 import { convConnectivity, linearConnectivity, poolConnectivity, type ConvConnectivity, type LinearConnectivity } from './sparse-connectivity.js';
-import { leakKey, loadSparseKernels, stepKey, type LeakKernel, type SparseKernels, type StepKernel } from './sparse-kernels.js';
+import { compressTable, leakKey, loadSparseKernels, stepKey, type LeakKernel, type SparseKernels, type StepKernel } from './sparse-kernels.js';
 import { SparseVec } from './sparse-vec.js';
 import { expandParam, formatShape, numel } from './tensor.js';
 import { validateGraph, type GraphPlan } from './validate-graph.js';
@@ -122,6 +122,8 @@ interface Layout {
   readonly stampOnly: Uint8Array;
   /** Scratch for the toList kernel, as many words as the largest node's bitmap. */
   readonly wordScratch: Int32Array;
+  /** The step kernels' lane-compress table (compressTable()). */
+  readonly compress: Int32Array;
 }
 
 export class SparseEngine implements Engine {
@@ -151,6 +153,7 @@ export class SparseEngine implements Engine {
   private readonly ptrs: (ScatterPtrs | null)[];
   private readonly stampOnly: Uint8Array;
   private readonly wordScratchPtr: number;
+  private readonly compressPtr: number;
   private t = 0;
   private stepSynops = 0;
   private stepSpikes = 0;
@@ -226,6 +229,7 @@ export class SparseEngine implements Engine {
     ({ visitBuf: this.visitBuf, statsI32: this.statsI32, statsF64: this.statsF64, ptrs: this.ptrs, stampOnly: this.stampOnly } = layout);
     this.statsPtr = this.statsF64.byteOffset;
     this.wordScratchPtr = layout.wordScratch.byteOffset;
+    this.compressPtr = layout.compress.byteOffset;
     this.eventShape = eventInputShape(plan.inShapes[plan.inputIndex]);
     this.counters = new RunCounters(plan, 'sparse', options.labels);
     this.reset();
@@ -265,6 +269,10 @@ export class SparseEngine implements Engine {
       const a = arrays[p];
       switch (this.kinds[p]) {
         case K_INPUT:
+          outs[p] = new SparseVec(size, false, alloc);
+          // step() and stepValues() keep the summary (accumulateEvents).
+          outs[p].summarized = kernels !== null;
+          break;
         case K_SCALE:
           outs[p] = new SparseVec(size, false, alloc);
           break;
@@ -307,13 +315,14 @@ export class SparseEngine implements Engine {
           break;
       }
     }
-    // A scatter whose output only kernel-stepped neuron nodes read (through its list) marks by stamp.
+    // A scatter whose output is only read through its list (kernel-stepped neuron nodes) or in
+    // full (neuron nodes on the dense path, the Output node) marks by stamp: no bitmap needed.
     const stampOnly = new Uint8Array(n);
     const kernelFed = (q: number): boolean => {
       const s = neurons[q];
       if (this.kinds[q] === K_OUTPUT) return true;
       if (this.kinds[q] === K_ALIAS) return readers(q).every(kernelFed);
-      return this.kinds[q] === K_NEURON && plan.preds[q].length === 1 && s !== null && (s.mode === M_KERNEL_IF || s.mode === M_BULK);
+      return this.kinds[q] === K_NEURON && plan.preds[q].length === 1 && s !== null && s.mode !== M_LAZY;
     };
     const readers = (p: number): number[] => plan.preds.flatMap((ps, q) => (ps.includes(p) ? [q] : []));
     for (let p = 0; p < n; p++) {
@@ -326,11 +335,13 @@ export class SparseEngine implements Engine {
       }
     }
     const stats = alloc.float64(2);
+    const compress = alloc.int32(64);
+    new Uint8Array(compress.buffer, compress.byteOffset, 256).set(compressTable());
     let words = 1;
     for (const o of outs) words = Math.max(words, o.words.length);
     return {
       outs, merged, conv: convOut, lin: linOut, neurons, visitBuf: alloc.int32(largest),
-      statsI32: new Int32Array(stats.buffer, stats.byteOffset, 2), statsF64: stats, ptrs, stampOnly, wordScratch: alloc.int32(words),
+      statsI32: new Int32Array(stats.buffer, stats.byteOffset, 2), statsF64: stats, ptrs, stampOnly, wordScratch: alloc.int32(words), compress,
     };
   }
 
@@ -374,7 +385,7 @@ export class SparseEngine implements Engine {
     if (this.eventShape instanceof Error) throw this.eventShape;
     const out = this.outs[this.plan.inputIndex];
     this.clearVec(out);
-    accumulateEvents(ts, this.eventShape, this.options.outOfRange ?? 'ignore', out.val, out.words, this.acc);
+    accumulateEvents(ts, this.eventShape, this.options.outOfRange ?? 'ignore', out.val, out.words, this.acc, out.summarized ? out.summary : null);
     this.counters.events += this.acc.inRange;
     this.counters.eventsOutOfRange += this.acc.outOfRange;
     return this.propagate();
@@ -390,6 +401,7 @@ export class SparseEngine implements Engine {
       if (x !== 0) {
         out.val[i] = x;
         out.words[i >>> 5] |= 1 << (i & 31);
+        if (out.summarized) out.summary[i >>> 10] |= 1 << ((i >>> 5) & 31);
         events += out.val[i];
       }
     }
@@ -783,7 +795,7 @@ export class SparseEngine implements Engine {
     }
     const n = src.listed ? src.count : this.sortedList(src, k);
     (s.step as StepKernel)(
-      s.vPtr, vOutPtr, src.valPtr, src.listPtr, n, dst.valPtr, dst.wordsPtr, dst.summaryPtr, dst.listPtr, s.pendingNextPtr, this.statsPtr,
+      s.vPtr, vOutPtr, src.valPtr, src.listPtr, n, dst.valPtr, dst.wordsPtr, dst.summaryPtr, dst.listPtr, s.pendingNextPtr, this.statsPtr, this.compressPtr,
       u.a, u.r, u.vLeak, u.vThreshold, s.thr2, u.vReset, u.vMin, s.qLo, s.qHi,
     );
     const stats = this.statsI32;

@@ -60,9 +60,10 @@ export type ScatterLinearKernel = (
  * [qLo, qHi] (neuron.ts quiescentInterval()) are appended to pending.
  * Counts: Int32 stats [outputs, pending] at +0/+4 (written), Float64 spikes at +8 (written).
  * Requires 0 < thr and thr2 = 2 * thr finite (below thr2 a multi-spike count is exactly 1).
+ * `compress`: the table of compressTable().
  */
 export type StepKernel = (
-  vIn: number, vOut: number, x: number, list: number, n: number, outVal: number, outBits: number, outSummary: number, outList: number, pending: number, stats: number,
+  vIn: number, vOut: number, x: number, list: number, n: number, outVal: number, outBits: number, outSummary: number, outList: number, pending: number, stats: number, compress: number,
   a: number, r: number, vLeak: number, thr: number, thr2: number, vReset: number, vMin: number, qLo: number, qHi: number,
 ) => void;
 /**
@@ -94,6 +95,23 @@ export interface StepVariant {
   readonly subtract: boolean;
   readonly clamp: boolean;
   readonly unitR: boolean;
+}
+
+/**
+ * The byte shuffles that pack the lanes selected by a 4-bit mask to the front of an i32x4 vector,
+ * in ascending lane order (16 patterns of 16 bytes; unused bytes select zero).
+ */
+export function compressTable(): Uint8Array {
+  const t = new Uint8Array(256).fill(0x80);
+  for (let mask = 0; mask < 16; mask++) {
+    let p = 0;
+    for (let lane = 0; lane < 4; lane++) {
+      if (((mask >> lane) & 1) === 0) continue;
+      for (let b = 0; b < 4; b++) t[mask * 16 + p * 4 + b] = lane * 4 + b;
+      p++;
+    }
+  }
+  return t;
 }
 
 export function stepKey(v: StepVariant): string {
@@ -413,7 +431,7 @@ function integrate(fn: WasmFunction, form: NeuronForm, w: number, ri: number, a:
 /** Parameter and counter locals of a step kernel, shared by its 4-wide and scalar loops. */
 interface StepRegs {
   readonly vIn: number; readonly vOut: number; readonly x: number; readonly list: number; readonly n: number;
-  readonly outVal: number; readonly outList: number; readonly pending: number;
+  readonly outVal: number; readonly outList: number; readonly pending: number; readonly compress: number;
   readonly a: number; readonly r: number; readonly vLeak: number; readonly thr: number; readonly thr2: number;
   readonly vReset: number; readonly vMin: number; readonly qLo: number; readonly qHi: number;
   readonly k: number; readonly m: number; readonly np: number;
@@ -464,19 +482,22 @@ function stepFour(fn: WasmFunction, variant: StepVariant, r: StepRegs): void {
   const scatter = (base: number, v: number): void => {
     for (let l = 0; l < 4; l++) addr(fn, base, j[l]).get(v).laneMem('v128.store32_lane', l);
   };
-  /** Appends j[l] to `list` at `count` for each lane l whose bit is set in `bits`. */
+  const J = fn.local('v128');
+  /**
+   * Appends the neurons of the lanes set in `bits` (ascending lanes) to `list` at `count`: the
+   * lanes are packed to the front by a byte shuffle from the compress table (16 patterns of 16
+   * bytes, one per 4-bit mask) and stored as one vector, of which popcount(bits) entries count
+   * (count <= k <= n - 4 here, so the whole vector lies inside the list).
+   */
   const append = (list: number, count: number, bits: number): void => {
-    for (let l = 0; l < 4; l++) {
-      addr(fn, list, count).get(j[l]).mem('i32.store');
-      fn.get(count).get(bits);
-      if (l > 0) fn.i32(l).op('i32.shr_u');
-      fn.i32(1).op('i32.and', 'i32.add').set(count);
-    }
+    addr(fn, list, count).get(J).get(r.compress).get(bits).i32(4).op('i32.shl', 'i32.add').mem('v128.load').op('i8x16.swizzle').mem('v128.store');
+    fn.get(count).get(bits).op('i32.popcnt', 'i32.add').set(count);
   };
   fn.get(r.n).i32(-4).op('i32.and').set(n4);
   fn.block((exit) => fn.loop((top) => {
     fn.get(r.k).get(n4).op('i32.ge_u').brIf(exit);
-    for (let l = 0; l < 4; l++) fn.get(r.list).get(r.k).i32(2).op('i32.shl', 'i32.add').mem('i32.load', 4 * l).set(j[l]);
+    fn.get(r.list).get(r.k).i32(2).op('i32.shl', 'i32.add').mem('v128.load').set(J);
+    for (let l = 0; l < 4; l++) fn.get(J).lane(l).set(j[l]);
     gather(r.vIn);
     fn.set(V);
     gather(r.x);
@@ -511,10 +532,10 @@ function stepFour(fn: WasmFunction, variant: StepVariant, r: StepRegs): void {
 function stepKernel(variant: StepVariant): WasmFunction {
   const { form, multi, subtract, clamp, unitR } = variant;
   const fn = new WasmFunction(stepKey(variant), [
-    'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32',
+    'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32',
     'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32', 'f32',
   ], []);
-  const [vIn, vOut, x, list, n, outVal, outBits, outSummary, outList, pending, stats, a, r, vLeak, thr, thr2, vReset, vMin, qLo, qHi] = Array.from({ length: 20 }, (_, i) => i);
+  const [vIn, vOut, x, list, n, outVal, outBits, outSummary, outList, pending, stats, compress, a, r, vLeak, thr, thr2, vReset, vMin, qLo, qHi] = Array.from({ length: 21 }, (_, i) => i);
   const k = fn.local('i32');
   const j = fn.local('i32');
   const m = fn.local('i32');
@@ -533,7 +554,7 @@ function stepKernel(variant: StepVariant): WasmFunction {
   fn.get(vReset).op('f32x4.splat').set(vResetV);
   fn.get(vMin).op('f32x4.splat').set(vMinV);
   const fires: PlainOp = multi ? 'f32.ge' : 'f32.gt';
-  stepFour(fn, variant, { vIn, vOut, x, list, n, outVal, outList, pending, a, r, vLeak, thr, thr2, vReset, vMin, qLo, qHi, k, m, np });
+  stepFour(fn, variant, { vIn, vOut, x, list, n, outVal, outList, pending, compress, a, r, vLeak, thr, thr2, vReset, vMin, qLo, qHi, k, m, np });
   // The last n % 4 neurons, one at a time.
   fn.block((exit) => fn.loop((top) => {
     fn.get(k).get(n).op('i32.ge_u').brIf(exit);

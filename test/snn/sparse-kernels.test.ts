@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { IFNode, LIFNode } from '../../src/snn/graph.js';
 import { FORM_DECAY, FORM_EULER, FORM_IF, integrate, neuronArrays, quiescent, quiescentInterval, stepList, type NeuronArrays, type NeuronForm } from '../../src/snn/neuron.js';
-import { leakKey, loadSparseKernels, stepKey, type SparseKernels, type StepVariant } from '../../src/snn/sparse-kernels.js';
+import { compressTable, leakKey, loadSparseKernels, stepKey, type SparseKernels, type StepVariant } from '../../src/snn/sparse-kernels.js';
 import { assembleModule, WasmFunction } from '../../src/snn/wasm-assembler.js';
 import { WasmArena } from '../../src/snn/wasm-arena.js';
 
@@ -109,6 +109,8 @@ describe('step kernels == stepList', () => {
   const pending = arena.int32(N + 1);
   const stats = arena.float64(2);
   const statsI32 = new Int32Array(stats.buffer, stats.byteOffset, 2);
+  const compress = arena.int32(64);
+  new Uint8Array(compress.buffer, compress.byteOffset, 256).set(compressTable());
 
   for (const variant of VARIANTS) {
     it(stepKey(variant), () => {
@@ -143,7 +145,7 @@ describe('step kernels == stepList', () => {
           const dst = inPlace ? v : vOut;
           (k.step.get(stepKey(variant)) as NonNullable<ReturnType<SparseKernels['step']['get']>>)(
             v.byteOffset, dst.byteOffset, x.byteOffset, list.byteOffset, n, outVal.byteOffset, outBits.byteOffset, summary.byteOffset,
-            outList.byteOffset, pending.byteOffset, stats.byteOffset, u.a, u.r, u.vLeak, u.vThreshold, f(2 * u.vThreshold), u.vReset, u.vMin, q[0], q[1],
+            outList.byteOffset, pending.byteOffset, stats.byteOffset, compress.byteOffset, u.a, u.r, u.vLeak, u.vThreshold, f(2 * u.vThreshold), u.vReset, u.vMin, q[0], q[1],
           );
           for (let j = 0; j < N; j++) {
             expect(Object.is(dst[j], vRef[j])).toBe(true);
