@@ -168,7 +168,8 @@ export function neuronStep(p: NeuronArrays, v: Float32Array, j: number, input: n
  *   rounding of (v_leak - v) can overshoot v_leak by about one float32 ulp of |v| + |v_leak|. We ask
  *   for max(v, v_leak, vMin) plus a margin of 2^-20 * (|v| + |target|) (16x that ulp) to stay
  *   below the threshold; neurons failing it are simply updated every step until they pass.
- *   The sparse engine also counts any spike seen while replaying (`lazyViolations`, tested to be 0).
+ *   The sparse engine also counts any spike seen while replaying, or in the vectorised zero-input
+ *   step of its WebAssembly path (`lazyViolations`, tested to be 0).
  */
 export function lazyEligible(p: NeuronArrays): boolean {
   if (!p.spiking) return false;

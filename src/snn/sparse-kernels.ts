@@ -1,13 +1,16 @@
 /**
  * The sparse engine's hot loops as WebAssembly kernels (see wasm-assembler.ts for why). Each kernel
  * performs exactly the float32 operations, in exactly the order, of the JavaScript it replaces in
- * sparse-engine.ts / neuron.ts, so the engine gives the same bits with or without them; the
- * equivalence tests run both ways against the dense reference engine.
+ * sparse-engine.ts / neuron.ts, so the engine gives the same bits with or without them
+ * (test/snn/sparse-kernels.test.ts checks each kernel against its JavaScript, engine-paths.test.ts
+ * both paths against the dense reference engine).
  *
  * IEEE-754 float32 add/sub/mul/div/floor in WebAssembly round exactly like Math.fround of the same
  * float64 operation on float32 operands (float64 carries more than 2*24+2 bits, so rounding twice
- * changes nothing), comparisons are the same, subnormals are kept, and no NaN can arise from finite
- * validated parameters. f32x4 lanes are the same operations four at a time.
+ * changes nothing), comparisons are the same and subnormals are kept; only NaN payloads could
+ * differ, and a NaN arises only after a float32 overflow. f32x4 lanes are the same operations four
+ * at a time: the neuron step kernel gathers four listed neurons into lanes and appends their
+ * spikes by a lane-compress shuffle, the leak kernel takes four (eight, unrolled) neurons per pass.
  *
  * Why the kernels look the way they do: per timestep the work is a few hundred synapses and
  * neurons at data-dependent places, so mispredicted branches, not arithmetic, set the cost (a

@@ -8,8 +8,8 @@
  * conversions, on the latency chain), while WebAssembly has native f32 and f32x4 instructions with
  * the same IEEE-754 rounding, so the results are bit for bit those of the JS definition in
  * neuron.ts at a fraction of the cost. Why not a toolchain (wat2wasm, AssemblyScript, clang): the
- * kernels are a few hundred instructions; an emitter of ~150 lines keeps the build a plain `tsc`
- * and the kernels readable next to the JS they must match.
+ * kernels are a few hundred instructions; an emitter of a few hundred lines keeps the build a
+ * plain `tsc` and the kernels readable next to the JS they must match.
  *
  * Only what the kernels use is here; opcodes are those of the WebAssembly 2.0 spec (core + fixed-
  * width SIMD, section 5.4).
