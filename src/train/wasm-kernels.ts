@@ -11,6 +11,7 @@
  *   to the JS loops (tested).
  * - sparseFilterGrad: sparse-filter-grad.ts's scatter (stride 1), with the multiply-adds of one
  *   sample's nonzeros summed in float32 lanes, sample totals in float64.
+ * - copyBlocks: strided block copies (the output gradient's layout changes for the conv gradients).
  *
  * Why: these loops are memory-bound float32 code that JS runs in float64 with a rounding after
  * every operation and a bounds check on every access; as SIMD they ran 3-8x faster (measured on
@@ -27,6 +28,14 @@ export interface WasmKernels {
   lifPoolBackward(a: LifBackwardArgs): void;
   /** Adds the filter gradient into `acc` (float64 [kh, kw, Cin, Cout]); `list` is scratch of 16 * H * W bytes. */
   sparseFilterGrad(a: SparseGradArgs): void;
+  /** Copies n1 x n2 blocks of `bytes` (a multiple of 16) from src + i*srcStride1 + j*srcStride2 to dst + i*dstStride1 + j*dstStride2. */
+  copyBlocks(a: CopyArgs): void;
+}
+
+export interface CopyArgs {
+  readonly src: number; readonly dst: number; readonly bytes: number;
+  readonly n1: number; readonly srcStride1: number; readonly dstStride1: number;
+  readonly n2: number; readonly srcStride2: number; readonly dstStride2: number;
 }
 
 interface Geometry {
@@ -260,6 +269,24 @@ function buildSparseGrad(m: ModuleBuilder, lanes: 1 | 4): void {
   });
 }
 
+/** copy_blocks: see CopyArgs (a layout change of the output gradient, 16 bytes per instruction). */
+function buildCopy(m: ModuleBuilder): void {
+  const params = new Array<'i32'>(9).fill('i32');
+  m.func('copy_blocks', params, [], (f) => {
+    const [src, dst, bytes, n1, s1, d1, n2, s2, d2] = params.map((_, i) => f.param(i));
+    const [i, j, k, from, to] = i32s(f, 5);
+    f.forRange(i, 0, n1, 1, () => {
+      f.forRange(j, 0, n2, 1, () => {
+        f.get(i).get(s1).i32Mul().get(j).get(s2).i32Mul().i32Add().get(src).i32Add().set(from);
+        f.get(i).get(d1).i32Mul().get(j).get(d2).i32Mul().i32Add().get(dst).i32Add().set(to);
+        f.forRange(k, 0, bytes, 16, () => {
+          f.get(to).get(k).i32Add().get(from).get(k).i32Add().v128Load().v128Store();
+        });
+      });
+    });
+  });
+}
+
 /** The WebAssembly API as used here (this project's TS libs have no DOM lib, so no WebAssembly types). */
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
@@ -278,6 +305,7 @@ function compile(api: WasmApi): object {
     buildBackward(m, false);
     buildSparseGrad(m, 1);
     buildSparseGrad(m, 4);
+    buildCopy(m);
     compiled = new api.Module(m.bytes());
   }
   return compiled;
@@ -323,6 +351,10 @@ export function wasmKernels(): WasmKernels | null {
     sparseFilterGrad: (a) => {
       const fn = a.cout % 16 === 0 ? exports.sparse_grad_16 : exports.sparse_grad_4;
       fn(a.x, a.n, a.h, a.w, a.cin, a.dy, a.ho, a.wo, a.cout, a.kh, a.kw, a.dh, a.dw, a.acc, a.list);
+    },
+    copyBlocks: (a) => {
+      if (a.bytes % 16 !== 0) throw new RangeError(`copyBlocks: ${a.bytes} bytes per block, expected a multiple of 16`);
+      exports.copy_blocks(a.src, a.dst, a.bytes, a.n1, a.srcStride1, a.dstStride1, a.n2, a.srcStride2, a.dstStride2);
     },
   };
   instances.set(memory, k);
