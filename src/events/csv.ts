@@ -17,7 +17,7 @@
  * errors) is parsed again by the general per-line parser, which defines the semantics above.
  */
 import { emptyBatch, type EventBatch } from './batch.js';
-import { allocColumns, growColumns, takeColumns } from './column-buffer.js';
+import { OutputColumns } from './column-buffer.js';
 import { DecodeError } from './decode-error.js';
 import { newInfo, resolveLimits, type DecoderInfo, type DecoderLimits, type DecoderOptions, type EventDecoder } from './decoder.js';
 
@@ -65,6 +65,7 @@ export class CsvDecoder implements EventDecoder {
   private readonly starts = new Int32Array(MAX_FIELDS);
   /** Output of the current call and the events in it (kept here so a fault knows them). */
   private out: EventBatch = emptyBatch();
+  private readonly output: OutputColumns;
   private nOut = 0;
   /** Events per input byte so far, for sizing each write's output. */
   private ratio = 1 / MIN_LINE_BYTES;
@@ -72,6 +73,7 @@ export class CsvDecoder implements EventDecoder {
   constructor(options: CsvOptions = {}) {
     this.limits = resolveLimits(options);
     this.unit = options.timeUnit ?? 'auto';
+    this.output = new OutputColumns(options.reuseOutput ?? false);
   }
 
   write(chunk: Uint8Array): EventBatch {
@@ -126,13 +128,13 @@ export class CsvDecoder implements EventDecoder {
 
   private startOutput(bytes: number): void {
     const bound = Math.floor(bytes / MIN_LINE_BYTES) + 2;
-    this.out = allocColumns(Math.min(bound, Math.ceil(bytes * this.ratio * 1.1) + 16));
+    this.out = this.output.start(Math.min(bound, Math.ceil(bytes * this.ratio * 1.1) + 16));
     this.nOut = 0;
   }
 
   private takeOutput(): EventBatch {
     const n = this.nOut;
-    const b = takeColumns(this.out, n);
+    const b = this.output.take(this.out, n);
     this.info.events += n;
     if (this.info.bytes >= 4096) this.ratio = Math.min(1 / MIN_LINE_BYTES, this.info.events / this.info.bytes);
     this.out = emptyBatch();
@@ -142,7 +144,7 @@ export class CsvDecoder implements EventDecoder {
 
   private fail(e: unknown): unknown {
     if (e instanceof DecodeError) {
-      e.events = takeColumns(this.out, this.nOut);
+      e.events = this.output.take(this.out, this.nOut);
       this.info.events += this.nOut;
       this.failed = e;
     }
@@ -153,7 +155,7 @@ export class CsvDecoder implements EventDecoder {
 
   /** Makes room for at least one more event (doubling: rare once the ratio is learned). */
   private grow(): void {
-    this.out = growColumns(this.out, this.nOut, Math.max(64, this.out.t.length * 2));
+    this.out = this.output.grow(this.out, this.nOut, Math.max(64, this.out.t.length * 2));
   }
 
   private appendCarry(bytes: Uint8Array, offsetAtEnd: number): void {

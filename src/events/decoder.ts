@@ -7,7 +7,12 @@ import type { EventBatch, EventFormat } from './batch.js';
  * Contract:
  * - `write(chunk)` accepts any number of bytes (a chunk may end inside a word, packet or header
  *   line) and returns the events completed by it, possibly none. It never retains `chunk`
- *   beyond the call except for the bytes of an incomplete unit (at most one packet).
+ *   beyond the call except for the bytes of an incomplete unit (at most one packet), and those
+ *   it copies: the caller may reuse the chunk's memory once write() returns (openEventFile reads
+ *   every chunk into one buffer; test/events/chunk-reuse.test.ts checks every format).
+ * - The returned batch is the caller's: the decoder never writes to its memory again, so it may
+ *   be kept (binning keeps views). Exception, by opt-in only: with `reuseOutput: true` (see
+ *   DecoderOptions) it is valid only until the next write()/end().
  * - `end()` declares end of input and returns what is left; input that ends inside a unit is
  *   a TRUNCATED DecodeError.
  * - On a fault both throw a DecodeError whose `events` holds what the failing call decoded
@@ -58,6 +63,16 @@ export const DEFAULT_DECODER_LIMITS: DecoderLimits = Object.freeze({
 /** Options every decoder factory takes. */
 export interface DecoderOptions {
   limits?: Partial<DecoderLimits>;
+  /**
+   * Borrowed output (default false). When true, a decoder may write every call's events into the
+   * same memory: a batch returned by write() or end() is valid only until the next write()/end()
+   * on that decoder (a DecodeError's `events` stay valid: the decoder never writes again). Only
+   * for consumers that finish with each batch before asking for the next and keep no view on it
+   * (counting, converting to another format, benches); never for a stream feeding binning or
+   * anything else that keeps views (stream/batch-operator.ts). Saves an allocation per call.
+   * Decoders that do not implement it ignore it and return fresh memory, which is always valid.
+   */
+  reuseOutput?: boolean;
 }
 
 export function resolveLimits(o?: DecoderOptions): DecoderLimits {

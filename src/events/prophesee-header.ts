@@ -17,7 +17,7 @@
  * the plugin-name table, else the sensor-generation table; `details.geometrySource` says which.
  */
 import type { EventBatch } from './batch.js';
-import { trimBatch } from './batch.js';
+import { OutputColumns } from './column-buffer.js';
 import { DecodeError } from './decode-error.js';
 import {
   newInfo, resolveLimits, type DecoderInfo, type DecoderLimits, type DecoderOptions, type EventDecoder,
@@ -256,41 +256,6 @@ const NO_COLUMNS: EventBatch = {
 };
 
 /**
- * One allocation for all four columns of a write's output. A write must return fresh memory
- * (callers keep batches), and at 64 KiB chunks the allocation is a fifth of EVT 2.0's decode time:
- * uninitialised memory (Buffer.allocUnsafeSlow) measured ~25% faster than a zeroed ArrayBuffer,
- * and one buffer faster than four. takeColumns makes sure no uninitialised byte is ever visible.
- */
-function allocColumns(cap: number): EventBatch {
-  const buf = Buffer.allocUnsafeSlow(cap * 13).buffer;
-  return {
-    t: new Float64Array(buf, 0, cap),
-    x: new Uint16Array(buf, cap * 8, cap),
-    y: new Uint16Array(buf, cap * 10, cap),
-    p: new Uint8Array(buf, cap * 12, cap),
-  };
-}
-
-/**
- * The first `n` events of freshly allocated columns. trimBatch returns views when they fill at
- * least half the capacity: zero the slots past `n` first, so no uninitialised memory is reachable
- * through the views' `.buffer`. (Smaller results are copied, so nothing is exposed.)
- */
-function takeColumns(c: EventBatch, n: number): EventBatch {
-  if (n === 0) return trimBatch(NO_COLUMNS, 0);
-  if (n * 2 >= c.t.length) clearTail(c, n);
-  return trimBatch(c, n);
-}
-
-function clearTail(c: EventBatch, n: number): void {
-  if (n >= c.t.length) return;
-  c.t.fill(0, n);
-  c.x.fill(0, n);
-  c.y.fill(0, n);
-  c.p.fill(0, n);
-}
-
-/**
  * The shared state machine: header lines, an optional fixed preamble (DAT's type/size bytes), then
  * a body cut into units of `wordBytes` (a unit may span several words: EVT3 vectors). Subclasses
  * supply `decodeBody`, a hand-written loop over an aligned typed-array view; this class feeds it
@@ -329,6 +294,7 @@ export abstract class PropheseeDecoderBase implements EventDecoder {
   private scratch: Uint8Array | undefined;
 
   // Output of the current write.
+  private readonly output: OutputColumns;
   protected cols: EventBatch = NO_COLUMNS;
   protected n = 0;
   /** Set by decodeBody when it stopped because the output is full. */
@@ -342,6 +308,7 @@ export abstract class PropheseeDecoderBase implements EventDecoder {
     this.limits = resolveLimits(options);
     this.strict = options.strict ?? false;
     this.requireHeader = options.requireHeader ?? requireHeaderDefault;
+    this.output = new OutputColumns(options.reuseOutput ?? false);
     this.lineReader = new HeaderLineReader(format, 0x25, this.limits.maxHeaderBytes, (l) => l.trim() === 'end');
     this.info.headerLines = this.lineReader.lines;
   }
@@ -366,7 +333,7 @@ export abstract class PropheseeDecoderBase implements EventDecoder {
     if (this.failed) throw this.failed;
     const base = this.info.bytes;
     this.info.bytes += chunk.length;
-    this.cols = allocColumns(this.estimateEvents(chunk.length + 16));
+    this.cols = this.output.start(this.estimateEvents(chunk.length + 16));
     this.n = 0;
     try {
       let pos = 0;
@@ -418,19 +385,13 @@ export abstract class PropheseeDecoderBase implements EventDecoder {
 
   /** Grows the output so that at least `extra` more events fit. */
   protected growOutput(extra: number): void {
-    const old = this.cols;
-    const cap = Math.max(old.t.length * 2, this.n + extra, 64);
-    const next = allocColumns(cap);
-    next.t.set(old.t.subarray(0, this.n));
-    next.x.set(old.x.subarray(0, this.n));
-    next.y.set(old.y.subarray(0, this.n));
-    next.p.set(old.p.subarray(0, this.n));
-    this.cols = next;
+    const cap = Math.max(this.cols.t.length * 2, this.n + extra, 64);
+    this.cols = this.output.grow(this.cols, this.n, cap);
   }
 
   private takeOutput(): EventBatch {
     const n = this.n;
-    const out = takeColumns(this.cols, n);
+    const out = this.output.take(this.cols, n);
     this.info.events += n;
     this.cols = NO_COLUMNS;
     this.n = 0;
@@ -440,7 +401,7 @@ export abstract class PropheseeDecoderBase implements EventDecoder {
 
   private fail(e: unknown): unknown {
     if (e instanceof DecodeError) {
-      e.events = takeColumns(this.cols, this.n);
+      e.events = this.output.take(this.cols, this.n);
       this.info.events += this.n;
       this.failed = e;
     }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { allocColumns, growColumns, takeColumns } from '../../src/events/column-buffer.js';
+import { OutputColumns, allocColumns, growColumns, takeColumns } from '../../src/events/column-buffer.js';
 import { toRows } from '../helpers/events.js';
 
 /** Columns for `cap` events, every byte 0xAA (as uninitialised memory may be) but the first `n` events'. */
@@ -35,5 +35,36 @@ describe('column buffers', () => {
     const c = growColumns(dirty(8, 5), 5, 20);
     expect(c.t.length).toBe(20);
     expect(toRows(takeColumns(c, 5))).toEqual([[1, 2, 3, 0], [11, 3, 4, 1], [21, 4, 5, 0], [31, 5, 6, 1], [41, 6, 7, 0]]);
+  });
+
+  it('fresh output never hands out the same memory twice; reuse output writes every call into the largest columns so far', () => {
+    const fill = (c: ReturnType<typeof allocColumns>, n: number, t0: number) => {
+      for (let i = 0; i < n; i++) {
+        c.t[i] = t0 + i;
+        c.x[i] = i;
+        c.y[i] = i + 1;
+        c.p[i] = i & 1;
+      }
+    };
+    const fresh = new OutputColumns(false);
+    const a = fresh.start(10);
+    fill(a, 8, 100);
+    const first = fresh.take(a, 8);
+    const b = fresh.start(10);
+    fill(b, 8, 200);
+    fresh.take(b, 8);
+    expect(first.t[0]).toBe(100);
+    expect(b.t.buffer).not.toBe(a.t.buffer);
+
+    const reuse = new OutputColumns(true);
+    const c = reuse.start(10);
+    fill(c, 10, 300);
+    // Growing mid-call keeps what was written.
+    const g = reuse.grow(c, 10, 40);
+    expect(g.t.length).toBeGreaterThanOrEqual(40);
+    expect(toRows(reuse.take(g, 10))).toEqual(Array.from({ length: 10 }, (_, i) => [300 + i, i, i + 1, i & 1]));
+    // The grown columns serve the next calls that fit them.
+    expect(reuse.start(30).t.buffer).toBe(g.t.buffer);
+    expect(reuse.start(g.t.length + 1).t.length).toBeGreaterThan(g.t.length);
   });
 });
