@@ -2,7 +2,17 @@
  * Streaming file reader: detects the format, then feeds the file to its decoder chunk by chunk.
  * Memory stays bounded by the chunk size whatever the file size; a multi-GB recording is never
  * read whole.
+ *
+ * Reads are synchronous by default: a chunk from the page cache takes tens of microseconds, less
+ * than an async read's thread-pool hop and promise round trip. So that a server sharing the
+ * event loop stays responsive, the stream gives the loop a turn (setImmediate) whenever
+ * READ_YIELD_MS have passed since its last turn, counting the consumer's work on the batches in
+ * between. Reads slower than SLOW_READ_MS mean real I/O (cold disk, network file system): the
+ * second one switches the stream to async reads for good, so slow storage blocks the loop for
+ * two reads at most. (Not the first: on a loaded machine a page-cache read is now and then
+ * descheduled for a few ms, which says nothing about the storage.)
  */
+import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { concatBatches, emptyBatch, type EventBatch, type EventFormat, type StreamMeta } from './batch.js';
@@ -12,6 +22,10 @@ import type { DecoderInfo, EventDecoder } from './decoder.js';
 import { DETECT_BYTES, detectFormat } from './detect-format.js';
 
 export const DEFAULT_CHUNK_BYTES = 1 << 20;
+/** Longest stretch (ms) of reading, decoding and consuming between two turns of the event loop. */
+export const READ_YIELD_MS = 4;
+/** A synchronous read slower than this (ms) counts as real I/O; after two, reads go async. */
+export const SLOW_READ_MS = 4;
 
 export interface OpenEventFileOptions {
   /** Skip detection and decode as this format. */
@@ -21,8 +35,18 @@ export interface OpenEventFileOptions {
   readonly height?: number;
   /** Bytes per read (default 1 MiB). */
   readonly chunkBytes?: number;
-  /** Format-specific decoder options (limits, dvs128Convention, endianness, timeUnit, ...). */
+  /**
+   * Format-specific decoder options (limits, dvs128Convention, endianness, timeUnit, ...).
+   * `reuseOutput: true` makes every batch valid only until the iteration continues (see
+   * DecoderOptions): for consumers that finish with each batch inside the loop body.
+   */
   readonly decoder?: AnyDecoderOptions;
+  /**
+   * 'auto' (default): synchronous reads with event-loop turns every READ_YIELD_MS, async after
+   * two reads slower than SLOW_READ_MS (see the module comment). 'async': every read through the
+   * thread pool, never blocking the loop.
+   */
+  readonly reads?: 'auto' | 'async';
 }
 
 export interface EventFileStream extends AsyncIterable<EventBatch> {
@@ -75,11 +99,31 @@ class FileStream implements EventFileStream {
     if (this.iterated) throw new Error(`${this.path}: an EventFileStream can be iterated once`);
     this.iterated = true;
     const size = this.options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+    let sync = this.options.reads !== 'async';
+    let slowReads = 0;
+    let turn = performance.now();
+    // One buffer for every read: decoders copy the bytes they carry to the next write
+    // (decoder.ts), and batches are never views on the input. A fresh buffer per read was a
+    // quarter of the fresh memory the pipeline touched, and its page faults cost as much as
+    // the read itself.
+    const buf = new Uint8Array(size);
     try {
       while (true) {
-        // A fresh buffer per read: batches and decoder carries may reference the previous one.
-        const buf = new Uint8Array(size);
-        const { bytesRead } = await this.fh.read(buf, 0, size, null);
+        let bytesRead: number;
+        if (sync && performance.now() - turn >= READ_YIELD_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          turn = performance.now();
+        }
+        // fh.fd is read per call: it is -1 once close() was called, and then the async read
+        // fails as it always did (EBADF) instead of reading a descriptor number reused since.
+        const fd = this.fh.fd;
+        if (sync && fd >= 0) {
+          const t0 = performance.now();
+          bytesRead = readSync(fd, buf, 0, size, null);
+          if (performance.now() - t0 > SLOW_READ_MS && ++slowReads === 2) sync = false;
+        } else {
+          ({ bytesRead } = await this.fh.read(buf, 0, size, null));
+        }
         if (bytesRead === 0) break;
         const b = this.decode(() => this.decoder.write(buf.subarray(0, bytesRead)));
         if (b.t.length > 0) yield b;

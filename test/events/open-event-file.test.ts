@@ -7,7 +7,7 @@ import { encodeCsv } from '../../src/events/csv.js';
 import { DecodeError } from '../../src/events/decode-error.js';
 import { encodeEvt3 } from '../../src/events/evt3.js';
 import { encodeNmnist } from '../../src/events/nmnist.js';
-import { openEventFile, readEventFile } from '../../src/events/open-event-file.js';
+import { READ_YIELD_MS, openEventFile, readEventFile } from '../../src/events/open-event-file.js';
 import { toRows } from '../helpers/events.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spikestream-open-'));
@@ -62,6 +62,71 @@ describe('openEventFile', () => {
     const forced = await readEventFile(path, { format: 'nmnist' });
     expect(forced.format).toBe('nmnist');
     expect(forced.events.t.length).toBe(2);
+  });
+
+  it('reads the same events synchronously (default) and asynchronously, in any chunk size', async () => {
+    const path = join(dir, 'both.raw');
+    const events = batchFrom({
+      t: Array.from({ length: 500 }, (_, i) => 100 + i * 7), x: Array.from({ length: 500 }, (_, i) => i % 64),
+      y: Array.from({ length: 500 }, (_, i) => (i * 5) % 48), p: Array.from({ length: 500 }, (_, i) => i & 1),
+    });
+    writeFileSync(path, encodeEvt3(events, { width: 64, height: 48 }));
+    for (const reads of ['auto', 'async'] as const) {
+      for (const chunkBytes of [1, 7, 100, 4096]) {
+        const rows: number[][] = [];
+        for await (const b of await openEventFile(path, { chunkBytes, reads })) rows.push(...toRows(b));
+        expect(rows, `${reads} ${chunkBytes}`).toEqual(toRows(events));
+      }
+    }
+  });
+
+  it('gives the event loop a turn during a long synchronous iteration', async () => {
+    const path = join(dir, 'turns.csv');
+    writeFileSync(path, encodeCsv(sample));
+    const s = await openEventFile(path, { chunkBytes: 8 });
+    let ran = false;
+    setImmediate(() => {
+      ran = true;
+    });
+    const seen: boolean[] = [];
+    for await (const _ of s) {
+      seen.push(ran);
+      // Consume each batch for longer than READ_YIELD_MS: the next read must let the loop run.
+      const until = performance.now() + READ_YIELD_MS + 1;
+      while (performance.now() < until) { /* busy consumer */ }
+    }
+    expect(seen.length).toBeGreaterThan(2);
+    expect(seen[1]).toBe(true);
+  });
+
+  it('fails the iteration with EBADF when the stream is closed in the middle, as with async reads', async () => {
+    const path = join(dir, 'closed.csv');
+    writeFileSync(path, encodeCsv(sample));
+    for (const reads of ['auto', 'async'] as const) {
+      const s = await openEventFile(path, { chunkBytes: 8, reads });
+      const it = s[Symbol.asyncIterator]();
+      expect((await it.next()).done).toBe(false);
+      await s.close();
+      await expect(it.next()).rejects.toMatchObject({ code: 'EBADF' });
+    }
+  });
+
+  it('hands out borrowed batches with decoder.reuseOutput, each intact until the iteration continues', async () => {
+    const path = join(dir, 'borrowed.raw');
+    const events = batchFrom({
+      t: Array.from({ length: 300 }, (_, i) => 10 + i), x: Array.from({ length: 300 }, (_, i) => i % 60),
+      y: Array.from({ length: 300 }, (_, i) => i % 40), p: Array.from({ length: 300 }, (_, i) => (i >> 2) & 1),
+    });
+    writeFileSync(path, encodeEvt3(events, { width: 64, height: 48 }));
+    const s = await openEventFile(path, { chunkBytes: 64, decoder: { reuseOutput: true } });
+    const rows: number[][] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    for await (const b of s) {
+      rows.push(...toRows(b));
+      buffers.add(b.t.buffer);
+    }
+    expect(rows).toEqual(toRows(events));
+    expect(buffers.size).toBeLessThan(3);
   });
 
   it('fails with ENOENT for a missing file', async () => {
