@@ -3,9 +3,17 @@
  * chunk handling (64 KiB chunks), next to a plain DataView loop over the same bytes measured in
  * the same run (the cost of merely touching the data with the simplest possible decoder).
  *
+ * Two output modes, both real: `decode.<format>` is the default (every write returns fresh
+ * memory the caller may keep: what a binning pipeline gets), `decode.<format>.borrowed` is
+ * `reuseOutput: true` (each batch valid until the next write: what `spikestream info` and
+ * `convert` use), for the decoders that implement it. The borrowed figure is the decoder's own
+ * speed; the default one adds the allocation, page faults and GC of fresh output memory.
+ *
  *   npx tsx bench/decode.ts [--seconds 1] [--only evt3,csv]
  *
- * Prints one JSON line per figure: { name, value, unit, format, file, events, baseline, ratio }.
+ * Prints one JSON line per figure: { name, value, unit, mode, format, file, events, cpuValue, ... }.
+ * `value` is events per wall-clock second (best slice); `cpuValue` per second of this process's
+ * CPU time in the same slice, steadier when other processes share the cores.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -34,8 +42,11 @@ const FILES = [
   'tonic/sample_ncars.dat',
 ];
 
-function decodeOnce(format: EventFormat, bytes: Uint8Array): number {
-  const dec = createDecoder(format);
+/** Decoders that implement `reuseOutput` (the others ignore it, so measuring them twice says nothing). */
+const BORROWING: ReadonlySet<EventFormat> = new Set(['evt2', 'evt21', 'evt3', 'dat', 'csv']);
+
+function decodeOnce(format: EventFormat, bytes: Uint8Array, reuseOutput = false): number {
+  const dec = createDecoder(format, { reuseOutput });
   let n = 0;
   for (let i = 0; i < bytes.length; i += CHUNK) n += dec.write(bytes.subarray(i, i + CHUNK)).t.length;
   return n + dec.end().t.length;
@@ -66,12 +77,14 @@ const SLICES = 6;
  * Items per second of each fn: the best of SLICES slices, the fns taking turns slice by slice so
  * that a decoder and its baseline see the same machine load (figures from runs minutes apart on a
  * shared machine are not comparable). Each fn runs about SECONDS in all, after one warm-up call.
+ * `cpuPerS` is per second of process CPU time (all threads: GC helpers count) in the same slices.
  */
-function rates(fns: readonly (() => number)[]): { perS: number; items: number }[] {
-  const out = fns.map((fn) => ({ perS: 0, items: fn() }));
+function rates(fns: readonly (() => number)[]): { perS: number; cpuPerS: number; items: number }[] {
+  const out = fns.map((fn) => ({ perS: 0, cpuPerS: 0, items: fn() }));
   for (let slice = 0; slice < SLICES; slice++) {
     fns.forEach((fn, k) => {
       let total = 0;
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       let el: number;
       do {
@@ -79,7 +92,9 @@ function rates(fns: readonly (() => number)[]): { perS: number; items: number }[
         total += out[k].items;
         el = performance.now() - t0;
       } while (el < (SECONDS * 1000) / SLICES);
+      const c = process.cpuUsage(c0);
       out[k].perS = Math.max(out[k].perS, total / (el / 1000));
+      out[k].cpuPerS = Math.max(out[k].cpuPerS, total / ((c.user + c.system) / 1e6));
     });
   }
   return out;
@@ -115,11 +130,23 @@ if (csvSource && (!ONLY || ONLY.has('csv'))) {
 
 for (const { file, format, bytes } of inputs) {
   if (ONLY && !ONLY.has(format)) continue;
-  const [base, r] = rates([() => dataViewLoop(bytes), () => decodeOnce(format, bytes)]);
-  const mev = r.perS / 1e6;
-  // Same bytes: compare bytes per second, so formats with different bytes/event compare fairly.
-  const bytesPerS = (r.perS * bytes.length) / r.items;
+  const borrowing = BORROWING.has(format);
+  const fns = [() => dataViewLoop(bytes), () => decodeOnce(format, bytes)];
+  if (borrowing) fns.push(() => decodeOnce(format, bytes, true));
+  const [base, ...rs] = rates(fns);
   const baseBytesPerS = base.perS * 4;
-  emit({ name: `decode.${format}`, value: +mev.toFixed(2), unit: 'Mevents/s', format, file, events: r.items, bytes: bytes.length, mbPerS: +(bytesPerS / 1e6).toFixed(1) });
-  emit({ name: `decode.${format}.dataview_baseline`, value: +(base.perS / 1e6).toFixed(2), unit: 'Mwords/s', format, file, mbPerS: +(baseBytesPerS / 1e6).toFixed(1), ratio: +(bytesPerS / baseBytesPerS).toFixed(3), ratioMeaning: 'decoder bytes/s over baseline bytes/s' });
+  const m = (v: number) => +(v / 1e6).toFixed(2);
+  rs.forEach((r, k) => {
+    // Same bytes: compare bytes per second, so formats with different bytes/event compare fairly.
+    const bytesPerS = (r.perS * bytes.length) / r.items;
+    emit({
+      name: `decode.${format}${k === 1 ? '.borrowed' : ''}`, value: m(r.perS), unit: 'Mevents/s', cpuValue: m(r.cpuPerS),
+      mode: k === 1 ? 'borrowed (reuseOutput: batch valid until the next write)' : 'fresh (default: batches may be kept)',
+      format, file, events: r.items, bytes: bytes.length, mbPerS: +(bytesPerS / 1e6).toFixed(1),
+      ratio: +(bytesPerS / baseBytesPerS).toFixed(3), ratioMeaning: 'bytes/s over the DataView baseline\'s bytes/s in the same run',
+      ...(borrowing && k === 0 ? { borrowedRatio: +(rs[0].perS / rs[1].perS).toFixed(3) } : {}),
+    });
+  });
+  const bytesPerS = (rs[0].perS * bytes.length) / rs[0].items;
+  emit({ name: `decode.${format}.dataview_baseline`, value: m(base.perS), unit: 'Mwords/s', cpuValue: m(base.cpuPerS), format, file, mbPerS: +(baseBytesPerS / 1e6).toFixed(1), ratio: +(bytesPerS / baseBytesPerS).toFixed(3), ratioMeaning: 'decoder (default mode) bytes/s over baseline bytes/s' });
 }

@@ -28,7 +28,7 @@ export interface ConvertResult {
 
 /** Sensor size for the output header: the input header's, else the options', else a first pass over the events. */
 async function geometryOf(input: string, o: ConvertOptions): Promise<{ width: number; height: number }> {
-  const probe = await openEventFile(input, { format: o.format, width: o.width, height: o.height });
+  const probe = await openEventFile(input, { format: o.format, width: o.width, height: o.height, decoder: { reuseOutput: true } });
   try {
     const m0 = probe.meta();
     if (m0.geometry === 'header' || m0.geometry === 'option') return { width: m0.width, height: m0.height };
@@ -44,7 +44,8 @@ export async function convertFile(input: string, output: string, o: ConvertOptio
   const to = o.to ?? outputFormatFor(output);
   if (!to) throw new CliError(`${output}: cannot tell the output format from the extension (use .csv, .raw (EVT 3.0), .bin (N-MNIST) or --to)`);
   const geometry = to === 'csv' ? { width: 0, height: 0 } : await geometryOf(input, o);
-  const stream = await openEventFile(input, { format: o.format, width: o.width, height: o.height });
+  // Borrowed batches: each is encoded (into new bytes) inside the loop body and never kept.
+  const stream = await openEventFile(input, { format: o.format, width: o.width, height: o.height, decoder: { reuseOutput: true } });
   const encoder = createEncoder(to, geometry);
   const tmp = `${output}.tmp-${process.pid}`;
   const fh = await open(tmp, 'w');

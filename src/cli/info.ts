@@ -31,7 +31,8 @@ export interface InfoReport {
 
 export async function infoReport(file: string, opts: { format?: EventFormat; width?: number; height?: number } = {}): Promise<InfoReport> {
   const size = (await stat(file)).size;
-  const stream = await openEventFile(file, { format: opts.format, width: opts.width, height: opts.height });
+  // Borrowed batches: each is counted inside the loop body and never kept.
+  const stream = await openEventFile(file, { format: opts.format, width: opts.width, height: opts.height, decoder: { reuseOutput: true } });
   const progress = size > 64 << 20 ? createProgress('info', size) : undefined;
   let s = EMPTY_STATS;
   for await (const b of stream) {
