@@ -21,6 +21,17 @@ export interface Binner {
   push(batch: EventBatch): Timestep[];
   /** End of the sample or segment: the remaining timesteps; the binner is spent afterwards. */
   end(): Timestep[];
+  /**
+   * Whether `pred` holds for one of the batches whose events wait in open windows (the stream
+   * module's binning keeps views on the batches it was fed, not copies): reused storage
+   * (event-pool.ts, event-ring.ts) is written again only when no such view is on it.
+   */
+  someHeld(pred: (b: EventBatch) => boolean): boolean;
+}
+
+function partsHold(parts: readonly EventBatch[], pred: (b: EventBatch) => boolean): boolean {
+  for (const b of parts) if (pred(b)) return true;
+  return false;
 }
 
 export interface BinnerOptions {
@@ -39,11 +50,17 @@ export function createBinner(spec: BinningSpec, o: BinnerOptions): Binner {
         windowUs: spec.windowUs, strideUs: spec.strideUs, includeIncomplete: spec.includeIncomplete,
         width: o.width, height: o.height, limits, stats,
       });
-      return { stats, push: (b) => pushTimeBins(s, b).timesteps, end: () => endTimeBins(s).timesteps };
+      return {
+        stats, push: (b) => pushTimeBins(s, b).timesteps, end: () => endTimeBins(s).timesteps,
+        someHeld: (pred) => s.windows.some((w) => partsHold(w.parts, pred)),
+      };
     }
     case 'event_count': {
       const s: CountBinState = initCountBins({ count: spec.count, overlap: spec.overlap, includeIncomplete: spec.includeIncomplete, width: o.width, height: o.height, stats });
-      return { stats, push: (b) => pushCountBins(s, b).timesteps, end: () => endCountBins(s).timesteps };
+      return {
+        stats, push: (b) => pushCountBins(s, b).timesteps, end: () => endCountBins(s).timesteps,
+        someHeld: (pred) => s.windows.some((parts) => partsHold(parts, pred)),
+      };
     }
     case 'n_time_bins':
     case 'n_event_bins': {
@@ -70,6 +87,7 @@ export function createBinner(spec: BinningSpec, o: BinnerOptions): Binner {
           const bo = { overlap: spec.overlap, spikingjelly: spec.spikingjelly, width: o.width, height: o.height, limits, stats };
           return spec.mode === 'n_time_bins' ? binEventsToNTimeBins(events, spec.bins, bo).timesteps : binEventsToNEventBins(events, spec.bins, bo).timesteps;
         },
+        someHeld: (pred) => partsHold(parts, pred),
       };
     }
   }

@@ -337,6 +337,7 @@ export class Connection implements SessionSink {
         }
         const batch = eventsMessageToBatch(msg, {
           width: s.settings.sensor.width, height: s.settings.sensor.height, limits: { maxEventsPerMessage: this.ctx.limits.maxEventsPerMessage },
+          alloc: s.pool.alloc,
         });
         s.pushEvents(clock === undefined ? batch : { t: batch.t, x: batch.x, y: batch.y, p: batch.p, clockUs: clock }, at);
         return;

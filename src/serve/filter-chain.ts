@@ -20,15 +20,40 @@ export interface FilterChain {
   readonly width: number;
   readonly height: number;
   readonly length: number;
-  /** Events in, survivors out (the clock is the caller's business). */
-  apply(b: EventBatch): EventBatch;
+  /**
+   * Events in, survivors out (the clock is the caller's business). With `inPlace`, the caller owns
+   * `b`'s storage and nothing else reads it: the leading coordinate maps (downsample) rewrite its
+   * columns instead of allocating new ones (the server's per-message garbage, see event-pool.ts).
+   */
+  apply(b: EventBatch, inPlace?: boolean): EventBatch;
   /** Forgets the stateful filters' memory. */
   reset(): void;
 }
 
 interface Stage {
   apply(b: EventBatch): EventBatch;
+  /** Same result as apply, written into b's own columns (stages that only map coordinates). */
+  applyInPlace?(b: EventBatch): EventBatch;
   reset(): void;
+}
+
+/**
+ * downsampleEvents (stream/downsample.ts, tonic's Downsample: x' = floor(x * width / sensorWidth))
+ * into the batch's own x and y; test/serve/filters.test.ts holds the two equal.
+ */
+function downsampleInPlace(b: EventBatch, sw: number, sh: number, w: number, h: number): EventBatch {
+  const fx = w / sw;
+  const fy = h / sh;
+  const { x, y } = b;
+  const n = x.length;
+  for (let i = 0; i < n; i++) {
+    if (x[i] >= sw || y[i] >= sh) return downsampleEvents(b, { sensorWidth: sw, sensorHeight: sh, width: w, height: h }); // throws, naming the event
+  }
+  for (let i = 0; i < n; i++) {
+    x[i] = Math.floor(x[i] * fx);
+    y[i] = Math.floor(y[i] * fy);
+  }
+  return b;
 }
 
 /** The geometry after the filters; throws a ServeError (OUT_OF_RANGE) naming a filter that cannot apply. */
@@ -70,7 +95,9 @@ export function createFilterChain(specs: readonly FilterSpec[], sensor: { width:
       }
       case 'downsample': {
         const o = { sensorWidth: sw, sensorHeight: sh, width: f.width, height: f.height };
-        stages.push({ apply: (b) => downsampleEvents(b, o), reset() {} });
+        const tw = f.width;
+        const th = f.height;
+        stages.push({ apply: (b) => downsampleEvents(b, o), applyInPlace: (b) => downsampleInPlace(b, sw, sh, tw, th), reset() {} });
         w = f.width;
         h = f.height;
         break;
@@ -118,9 +145,20 @@ export function createFilterChain(specs: readonly FilterSpec[], sensor: { width:
     width: out.width,
     height: out.height,
     length: stages.length,
-    apply(b) {
+    apply(b, inPlace = false) {
       let out = b;
-      for (let i = 0; i < stages.length && out.t.length > 0; i++) out = stages[i].apply(out);
+      // In place only while every stage so far rewrote b itself: a stage's fresh output may share
+      // columns with its input (unfiltered ones pass through as views) and is not ours to rewrite.
+      let own = inPlace;
+      for (let i = 0; i < stages.length && out.t.length > 0; i++) {
+        const s = stages[i];
+        if (own && s.applyInPlace !== undefined) {
+          out = s.applyInPlace(out);
+        } else {
+          own = false;
+          out = s.apply(out);
+        }
+      }
       return out;
     },
     reset() {

@@ -106,15 +106,30 @@ export class InferencePipeline {
   }
 
   /**
+   * Whether the pipeline still references `buf` (a timestep waiting to be stepped, or events the
+   * binning holds in open windows): storage on it must not be reused yet (event-pool.ts).
+   */
+  holds(buf: ArrayBufferLike): boolean {
+    return this.busy || this.binner.someHeld((b) => b.t.buffer === buf || b.x.buffer === buf || b.y.buffer === buf || b.p.buffer === buf);
+  }
+
+  /** Whether `pred` holds for a batch the binning still keeps views on (call only when not busy). */
+  someHeld(pred: (b: EventBatch) => boolean): boolean {
+    return this.binner.someHeld(pred);
+  }
+
+  /**
    * Bins a batch. Throws a ServeError (OUT_OF_RANGE for a time jump beyond maxGapWindows, TOO_LARGE
    * for a sample beyond maxSampleEvents) after discarding the current sample or segment.
+   * `owned`: the caller owns the batch's storage and no one else reads it, so the filters may
+   * rewrite its columns in place instead of allocating (see FilterChain.apply).
    */
-  push(batch: ClockedBatch, at: number): void {
+  push(batch: ClockedBatch, at: number, owned = false): void {
     try {
       const f = this.o.filters;
       if (f !== undefined && f.length > 0 && batch.t.length > 0) {
         const clock = clockOf(batch);
-        const kept = f.apply(batch);
+        const kept = f.apply(batch, owned);
         this.counters.eventsFiltered += batch.t.length - kept.t.length;
         batch = clock === undefined ? kept : { ...kept, clockUs: clock };
         if (batch.t.length === 0 && clock === undefined) return;

@@ -2,7 +2,8 @@
  * The server's limits, with their defaults in one place. Each is enforced where the count grows
  * (see the comment of each field for where); test/serve exercises each of them. Together they bound a
  * session's memory: queue (maxQueueEvents * 13 bytes) + one message being read (maxPayloadBytes)
- * + send buffer (maxBufferedBytes) + its engine's state; with the defaults about 9 MB per session
+ * + send buffer (maxBufferedBytes) + idle decode chunks (4 * poolChunkEvents * 13 bytes) + the
+ * ring to its worker (ringEvents * 13 bytes) + its engine's state; with the defaults about 10 MB per session
  * times maxSessions, plus at most maxEngineBytes for all engines.
  */
 import { ServeConfigError } from './serve-config-error.js';
@@ -60,6 +61,16 @@ export interface ServeLimits {
   readonly maxEngineBytes: number;
   /** Idle engines kept per model for the next session (connectivity is built once per engine). */
   readonly maxPooledEngines: number;
+  /**
+   * Events per chunk of a session's decode pool (event-pool.ts): `events` messages up to this size
+   * are decoded into reused storage; a session keeps at most 4 idle chunks (13 bytes per event each).
+   */
+  readonly poolChunkEvents: number;
+  /**
+   * With worker threads: events on their way from a session's queue to its pipeline (the ring in
+   * shared memory, 13 bytes per event; event-ring.ts). Beyond, input waits in the session queue.
+   */
+  readonly ringEvents: number;
 }
 
 export const DEFAULT_SERVE_LIMITS: ServeLimits = Object.freeze({
@@ -84,6 +95,8 @@ export const DEFAULT_SERVE_LIMITS: ServeLimits = Object.freeze({
   maxFilterPixels: 1 << 22,
   maxEngineBytes: 2 ** 30,
   maxPooledEngines: 4,
+  poolChunkEvents: 8192,
+  ringEvents: 1 << 15,
 });
 
 /** Defaults overridden by `l`; every value must be a positive number (integers where they count things). */

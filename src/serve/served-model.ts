@@ -49,13 +49,36 @@ export interface ServedModel {
   readonly summary: ModelSummary;
   /** Memory of one engine (typed arrays), measured when the model was loaded. */
   readonly engineBytes: number;
+  /** Idle engines kept for the next session at most (in each worker thread, when sessions run there). */
+  readonly maxPooledEngines: number;
   /** Engines held by sessions, and idle ones kept for the next session. */
   readonly activeEngines: number;
   readonly pooledEngines: number;
   acquireEngine(): Engine;
   releaseEngine(engine: Engine): void;
-  /** Frees the idle engines (to make room under the maxEngineBytes budget). */
+  /** Frees the idle engines (to make room under the maxEngineBytes budget), those kept in worker threads too. */
   dropPooled(): void;
+  /**
+   * Accounting for engines that live in worker threads (worker-pool.ts), so that activeEngines,
+   * pooledEngines and the maxEngineBytes budget cover them: one taken there (from that worker's
+   * idle engines or built anew), one given back there (kept idle or freed).
+   */
+  countRemoteAcquire(fromPool: boolean): void;
+  countRemoteRelease(kept: boolean): void;
+  /** Called by dropPooled: frees the idle engines kept in worker threads. */
+  onDropPooled: (() => void) | undefined;
+}
+
+export interface ServeModelOptions {
+  /** Served name (default: the model's own). */
+  readonly name?: string;
+  /** Idle engines kept for the next session (default 4). */
+  readonly maxPooledEngines?: number;
+  /**
+   * Memory of one engine when already known (a worker thread gets it from the main thread): then no
+   * engine is built up front; otherwise one is built, measured and kept idle.
+   */
+  readonly engineBytes?: number;
 }
 
 const serveMetaSchema = z.object({
@@ -83,7 +106,7 @@ function resolveDefaults(model: Model, live: boolean, stepUs: number): StreamDef
   return { mode, decisionUs, windowUs, idleResetUs: m.idleResetUs ?? windowUs };
 }
 
-export function serveModel(model: Model, o: { name?: string; maxPooledEngines?: number } = {}): ServedModel {
+export function serveModel(model: Model, o: ServeModelOptions = {}): ServedModel {
   const name = o.name ?? model.name;
   let plan: GraphPlan;
   try {
@@ -104,14 +127,18 @@ export function serveModel(model: Model, o: { name?: string; maxPooledEngines?: 
   const pool: Engine[] = [];
   const maxPooled = o.maxPooledEngines ?? 4;
   const create = (): Engine => createEngine('sparse', plan, { labels: model.labels, outOfRange: 'ignore' });
-  // An engine's memory is almost all typed arrays (neuron state, connectivity): measure one.
-  const before = process.memoryUsage().arrayBuffers;
-  const first = create();
-  const engineBytes = Math.max(1, process.memoryUsage().arrayBuffers - before);
-  pool.push(first);
+  let engineBytes = o.engineBytes ?? 0;
+  if (o.engineBytes === undefined) {
+    // An engine's memory is almost all typed arrays (neuron state, connectivity): measure one.
+    const before = process.memoryUsage().arrayBuffers;
+    const first = create();
+    engineBytes = Math.max(1, process.memoryUsage().arrayBuffers - before);
+    pool.push(first);
+  }
   let active = 0;
-  return {
-    name, model, plan, binning, live, stepUs, readout, outputs, density, defaults, engineBytes,
+  let remotePooled = 0;
+  const served: ServedModel = {
+    name, model, plan, binning, live, stepUs, readout, outputs, density, defaults, engineBytes, maxPooledEngines: maxPooled,
     summary: {
       name, labels: model.labels,
       input: { width: model.input.width, height: model.input.height, channels: model.input.channels, binning: { ...binning } },
@@ -121,7 +148,7 @@ export function serveModel(model: Model, o: { name?: string; maxPooledEngines?: 
       return active;
     },
     get pooledEngines() {
-      return pool.length;
+      return pool.length + remotePooled;
     },
     acquireEngine() {
       active++;
@@ -134,12 +161,24 @@ export function serveModel(model: Model, o: { name?: string; maxPooledEngines?: 
     },
     dropPooled() {
       pool.length = 0;
+      remotePooled = 0;
+      served.onDropPooled?.();
     },
+    countRemoteAcquire(fromPool) {
+      active++;
+      if (fromPool) remotePooled--;
+    },
+    countRemoteRelease(kept) {
+      active--;
+      if (kept) remotePooled++;
+    },
+    onDropPooled: undefined,
   };
+  return served;
 }
 
 /** Loads and validates a model file; the served name defaults to the model's own name. */
-export async function loadServedModel(path: string, o: { name?: string; maxPooledEngines?: number } = {}): Promise<ServedModel> {
+export async function loadServedModel(path: string, o: ServeModelOptions = {}): Promise<ServedModel> {
   let model: Model;
   try {
     model = await readModelFile(path);

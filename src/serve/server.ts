@@ -16,6 +16,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { Subject } from 'rxjs';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -33,9 +34,27 @@ import { resolveSessionSettings } from './session-options.js';
 import { Session, type SessionContext } from './session.js';
 import { SliceScheduler } from './slice-scheduler.js';
 import { staticAssets, type HttpHandler } from './static-assets.js';
+import { WorkerPool } from './worker-pool.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8080;
+/**
+ * Worker threads for the sessions' pipelines when ServeOptions.workers is not given: the
+ * SPIKESTREAM_WORKERS environment variable, else one per core beside the main thread's on machines
+ * with more than two cores, else none. On two cores the pipelines stay on the main thread: moving
+ * them costs about half again as much CPU (the cross-thread hand-offs), which a machine that also
+ * runs its clients or other work cannot spare, and the main thread alone keeps up with eight
+ * 1 M events/s streams (bench/serve.ts). See worker-pool.ts.
+ */
+export function defaultWorkers(env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): number {
+  const v = env.SPIKESTREAM_WORKERS;
+  if (v !== undefined && v !== '') {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new ServeConfigError(`SPIKESTREAM_WORKERS must be a whole number >= 0, got "${v}"`);
+    return n;
+  }
+  return cores > 2 ? cores - 1 : 0;
+}
 
 export interface ServeOptions {
   /** Models to serve; the first is the default of a hello without `model`. Names must be unique. */
@@ -53,6 +72,11 @@ export interface ServeOptions {
   readonly logger?: Logger;
   /** Directory of static files served for GET paths no route claims. */
   readonly staticDir?: string;
+  /**
+   * Worker threads running the sessions' pipelines (default: defaultWorkers()); 0 runs them on
+   * the main thread, between socket reads.
+   */
+  readonly workers?: number;
 }
 
 export interface SessionInfo {
@@ -85,6 +109,8 @@ export class SpikestreamServer {
   private readonly locals = new Set<Session>();
   private readonly scheduler: SliceScheduler;
   private readonly sessionCtx: SessionContext;
+  private pool: WorkerPool | undefined;
+  private readonly workerCount: number;
   private readonly routes = new Map<string, HttpHandler>();
   private readonly statics: ReturnType<typeof staticAssets> | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -118,8 +144,15 @@ export class SpikestreamServer {
       this.logger.error({ err: e }, 'slice failed');
       (w as Session).close(1011, 'internal error');
     });
+    const workers = o.workers ?? defaultWorkers();
+    if (!Number.isInteger(workers) || workers < 0) throw new ServeConfigError(`workers must be a whole number >= 0, got ${workers}`);
+    this.workerCount = workers;
+    const pool = (): WorkerPool | undefined => this.pool; // started after construction (start())
     this.sessionCtx = {
       limits: this.limits, metrics: this.metrics, logger: this.logger, scheduler: this.scheduler,
+      get workers() {
+        return pool();
+      },
       onClosed: (s) => {
         this.live.delete(s);
         this.locals.delete(s);
@@ -143,16 +176,20 @@ export class SpikestreamServer {
     const host = o.host ?? DEFAULT_HOST;
     checkBind(host, o.token, o.insecure ?? false);
     const s = new SpikestreamServer(o);
+    if (s.workerCount > 0) s.pool = await WorkerPool.start(o.models, s.workerCount, s.limits.sliceMs, s.logger);
     await new Promise<void>((resolveListen, reject) => {
       s.http.once('error', reject);
       s.http.listen(o.port ?? DEFAULT_PORT, host, () => {
         s.http.off('error', reject);
         resolveListen();
       });
+    }).catch(async (e: unknown) => {
+      await s.pool?.close();
+      throw e;
     });
     s.startTimers();
     const a = s.address();
-    s.logger.info({ host: a.host, port: a.port, models: [...s.models.keys()], auth: o.token !== undefined }, 'serving');
+    s.logger.info({ host: a.host, port: a.port, models: [...s.models.keys()], auth: o.token !== undefined, workers: s.pool?.size ?? 0 }, 'serving');
     return s;
   }
 
@@ -170,6 +207,11 @@ export class SpikestreamServer {
   get httpUrl(): string {
     const { host, port } = this.address();
     return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+
+  /** The worker threads running the sessions' pipelines (undefined when they run on this thread). */
+  get workerPool(): WorkerPool | undefined {
+    return this.pool;
   }
 
   /** Served model names, the default first. */
@@ -242,6 +284,7 @@ export class SpikestreamServer {
       for (const s of this.live) s.close(1001, 'server shutting down');
       for (const c of this.connections) c.terminate();
       this.scheduler.stop();
+      await this.pool?.close();
       for (const t of this.timers) clearInterval(t);
       this.http.closeAllConnections();
       await httpClosed;
@@ -336,7 +379,7 @@ export class SpikestreamServer {
     if (path === '/healthz') {
       const ok = !this.draining;
       return sendJson(res, ok ? 200 : 503, {
-        status: ok ? 'ok' : 'shutting down', sessions: this.live.size, connections: this.connections.size,
+        status: ok ? 'ok' : 'shutting down', sessions: this.live.size, connections: this.connections.size, workerSessions: this.pool?.load() ?? [],
         models: [...this.models.keys()], uptimeS: (Date.now() - this.startedAt) / 1000, rssBytes: process.memoryUsage.rss(),
       });
     }

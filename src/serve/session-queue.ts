@@ -46,7 +46,12 @@ export class SessionQueue {
    */
   readonly lowWater: number;
 
-  constructor(readonly maxEvents: number, readonly maxMessages: number) {
+  constructor(
+    readonly maxEvents: number,
+    readonly maxMessages: number,
+    /** Called with each queued batch once it has left the queue (taken whole or dropped): pooled storage accounting. */
+    private readonly onLeave?: (b: ClockedBatch) => void,
+  ) {
     this.lowWater = Math.floor(maxEvents / 2);
   }
 
@@ -92,7 +97,10 @@ export class SessionQueue {
     it.off = end;
     this.events -= end - start;
     const clock = clockOf(b);
-    if (end >= n) this.advance();
+    if (end >= n) {
+      this.advance();
+      this.onLeave?.(b);
+    }
     if (start === 0 && end === n) return b;
     const part = { t: b.t.subarray(start, end), x: b.x.subarray(start, end), y: b.y.subarray(start, end), p: b.p.subarray(start, end) };
     return end >= n && clock !== undefined ? { ...part, clockUs: clock } : part;
@@ -132,6 +140,7 @@ export class SessionQueue {
       if (left <= 0) continue;
       const d = Math.min(left, excess);
       if (d === left) {
+        this.onLeave?.(it.batch);
         const c = clockOf(it.batch);
         it.batch = c === undefined ? emptyBatch() : heartbeat(c);
         it.off = 0;

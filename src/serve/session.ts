@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
 import type { EventBatch } from '../events/batch.js';
-import type { ClockedBatch } from '../stream/clocked-batch.js';
+import { clockOf, type ClockedBatch } from '../stream/clocked-batch.js';
 import type { Logger } from './logger.js';
 import { createFilterChain } from './filter-chain.js';
 import { InferencePipeline, type PipelinePrediction } from './inference-pipeline.js';
@@ -18,8 +18,12 @@ import { PROTOCOL_VERSION, type ErrorMessage, type ReadyMessage, type ServerMess
 import type { ServedModel } from './served-model.js';
 import { closeCodeFor, isServeError, ServeError } from './serve-error.js';
 import type { SessionSettings } from './session-options.js';
+import { EventPool } from './event-pool.js';
+import { RemotePipeline } from './remote-pipeline.js';
 import { SessionQueue, type ControlKind } from './session-queue.js';
 import type { SliceScheduler, SliceWorker } from './slice-scheduler.js';
+import type { WorkerPool } from './worker-pool.js';
+import type { RemoteCounters } from './worker-protocol.js';
 
 /** One engine timestep of a session: its event-time span [tStart, tEnd) in us and the Output node's values. */
 export interface SessionStep {
@@ -45,6 +49,8 @@ export interface SessionContext {
   readonly metrics: ServeMetrics;
   readonly logger: Logger;
   readonly scheduler: SliceScheduler;
+  /** Where pipelines run: worker threads (worker-pool.ts), or this thread when undefined. */
+  readonly workers: WorkerPool | undefined;
   readonly onClosed: (s: Session) => void;
 }
 
@@ -67,8 +73,13 @@ export class Session implements SliceWorker {
   predictions = 0;
   predictionsDropped = 0;
   badMessages = 0;
+  /** Storage the connection decodes `events` messages into (reused; see event-pool.ts). */
+  readonly pool: EventPool;
   private readonly queue: SessionQueue;
-  private readonly pipeline: InferencePipeline;
+  /** In-process pipeline (no worker pool), or null. */
+  private readonly pipeline: InferencePipeline | null = null;
+  /** The pipeline in a worker thread, or null. */
+  private readonly remote: RemotePipeline | null = null;
   private paused = false;
   private byeReceived = false;
   private lastStatsAt = 0;
@@ -84,17 +95,36 @@ export class Session implements SliceWorker {
     readonly peer: string,
   ) {
     const l = ctx.limits;
-    this.queue = new SessionQueue(l.maxQueueEvents, l.maxQueueMessages);
-    const filters = settings.filters.length > 0 ? createFilterChain(settings.filters, settings.sensor, l.maxFilterPixels) : undefined;
-    this.pipeline = new InferencePipeline(model, model.acquireEngine(), {
-      mode: settings.mode, width: settings.filtered.width, height: settings.filtered.height, filters,
+    this.pool = new EventPool({ chunkEvents: l.poolChunkEvents });
+    this.queue = new SessionQueue(l.maxQueueEvents, l.maxQueueMessages, (b) => this.pool.dequeued(b));
+    this.log = ctx.logger.child({ session: this.id });
+    const opts = {
+      mode: settings.mode, width: settings.filtered.width, height: settings.filtered.height,
       decisionUs: settings.decisionUs, windowUs: settings.windowUs, idleResetUs: settings.idleResetUs,
       maxGapWindows: l.maxGapWindows, maxSampleEvents: l.maxSampleEvents, maxWindowSteps: l.maxWindowSteps,
-    });
-    this.log = ctx.logger.child({ session: this.id });
-    this.pipeline.onStep = (tStart, tEnd, output) => {
-      if (this.steps$.observed) this.steps$.next({ tStart, tEnd, output });
     };
+    if (ctx.workers !== undefined) {
+      const spec = { ...opts, model: model.name, filters: settings.filters, sensor: settings.sensor, maxFilterPixels: l.maxFilterPixels, poolChunkEvents: l.poolChunkEvents };
+      this.remote = new RemotePipeline(ctx.workers, model, spec, l.ringEvents, {
+        prediction: (p) => this.emitPrediction(p),
+        step: (tStart, tEnd, output) => {
+          if (this.steps$.observed) this.steps$.next({ tStart, tEnd, output });
+        },
+        progress: () => this.onRemoteProgress(),
+        error: (code, message, fatal) => this.reportError(new ServeError(code, message, fatal)),
+        fail: (message) => {
+          this.log.error({ reason: message }, 'session processing failed');
+          this.reportError(new ServeError('INTERNAL', `internal error while processing: ${message}`, true));
+        },
+      });
+    } else {
+      const filters = settings.filters.length > 0 ? createFilterChain(settings.filters, settings.sensor, l.maxFilterPixels) : undefined;
+      const pipeline = new InferencePipeline(model, model.acquireEngine(), { ...opts, filters });
+      pipeline.onStep = (tStart, tEnd, output) => {
+        if (this.steps$.observed) this.steps$.next({ tStart, tEnd, output });
+      };
+      this.pipeline = pipeline;
+    }
   }
 
   readyMessage(): ReadyMessage {
@@ -118,7 +148,7 @@ export class Session implements SliceWorker {
 
   /** Engine timesteps run so far. */
   get timesteps(): number {
-    return this.pipeline.counters.timesteps;
+    return this.pipeline?.counters.timesteps ?? (this.remote as RemotePipeline).counters.timesteps;
   }
 
   get eventsDropped(): number {
@@ -134,8 +164,10 @@ export class Session implements SliceWorker {
   pushEvents(batch: ClockedBatch, at: number): void {
     if (!this.accepting) return;
     const n = batch.t.length;
+    this.pool.queued(batch); // first: making room may drop this very batch
     const r = this.queue.pushEvents(batch, at);
     if (r === false) {
+      this.pool.dequeued(batch);
       this.queue.dropped += n;
       this.ctx.metrics.eventsDropped.inc(n);
       this.eventsIn += n;
@@ -175,54 +207,122 @@ export class Session implements SliceWorker {
 
   runSlice(deadline: number): boolean {
     if (this.state === 'closed') return false;
-    const l = this.ctx.limits;
-    const emit = (p: PipelinePrediction): void => this.emitPrediction(p);
-    const stepsBefore = this.pipeline.counters.timesteps;
-    this.running = true;
-    try {
-      while (true) {
-        if (this.pipeline.busy) {
-          this.pipeline.run(deadline, emit);
-        } else {
-          const it = this.queue.peek();
-          if (it === undefined) break;
-          if (it.kind === 'events') {
-            const b = this.queue.takeEvents(l.sliceEvents);
-            if (b.t.length > 0) {
-              this.ctx.metrics.eventsProcessed.inc(b.t.length);
-              if (this.events$.observed) this.events$.next(b);
-            }
-            this.guard(() => this.pipeline.push(b, it.at));
-          } else {
-            this.queue.shift();
-            if (it.kind === 'flush') this.guard(() => this.pipeline.flush(it.at));
-            else if (it.kind === 'reset') this.pipeline.reset();
-          }
-        }
-        if ((this.state as SessionState) === 'closed') return false;
-        if (performance.now() >= deadline) break;
-      }
-    } catch (e) {
-      this.log.error({ err: e }, 'session processing failed');
-      this.reportError(new ServeError('INTERNAL', `internal error while processing: ${(e as Error).message}`, true));
-      return false;
-    } finally {
-      this.running = false;
-      // A close during the slice (e.g. a stalled client) leaves the engine to be released here.
-      if ((this.state as SessionState) === 'closed') this.releaseEngine();
-    }
-    this.ctx.metrics.timesteps.inc(this.pipeline.counters.timesteps - stepsBefore);
-    if (this.paused && this.queue.events <= l.maxQueueEvents / 4) {
+    const more = this.remote !== null ? this.forward(this.remote, deadline) : this.process(this.pipeline as InferencePipeline, deadline);
+    if (more === undefined) return false; // closed during the slice
+    if (this.paused && this.queue.events <= this.ctx.limits.maxQueueEvents / 4) {
       this.paused = false;
       this.sink.resumeInput?.();
     }
-    const more = this.pipeline.busy || !this.queue.empty;
-    if (!more && (this.byeReceived || this.state === 'draining')) {
+    const busy = this.pipeline?.busy ?? (this.remote as RemotePipeline).busy;
+    if (!busy && this.queue.empty && (this.byeReceived || this.state === 'draining')) {
+      if (this.remote !== null && !this.synced) {
+        // The last stats need the worker's final counters: ask, and close when they are in.
+        this.synced = true;
+        this.remote.sync();
+        this.remote.send();
+        return false;
+      }
       this.sendStats(true);
       this.close(this.byeReceived ? 1000 : 1001, this.byeReceived ? 'bye' : 'server shutting down');
       return false;
     }
     return more;
+  }
+
+  /** Takes the next events from the queue (counted, shown to live views). */
+  private take(max: number): ClockedBatch {
+    const b = this.queue.takeEvents(max);
+    if (b.t.length > 0) {
+      this.ctx.metrics.eventsProcessed.inc(b.t.length);
+      if (this.events$.observed) {
+        this.pool.pin(b);
+        this.events$.next(b);
+      }
+    }
+    return b;
+  }
+
+  /** In-process: queue -> pipeline until the deadline. Returns whether work remains, undefined once closed. */
+  private process(pipeline: InferencePipeline, deadline: number): boolean | undefined {
+    const l = this.ctx.limits;
+    const emit = (p: PipelinePrediction): void => this.emitPrediction(p);
+    const stepsBefore = pipeline.counters.timesteps;
+    this.running = true;
+    try {
+      while (true) {
+        if (pipeline.busy) {
+          pipeline.run(deadline, emit);
+        } else {
+          const it = this.queue.peek();
+          if (it === undefined) break;
+          if (it.kind === 'events') {
+            const b = this.take(l.sliceEvents);
+            const owned = this.pool.owns(b);
+            this.guard(() => pipeline.push(b, it.at, owned));
+          } else {
+            this.queue.shift();
+            if (it.kind === 'flush') this.guard(() => pipeline.flush(it.at));
+            else if (it.kind === 'reset') pipeline.reset();
+          }
+        }
+        if ((this.state as SessionState) === 'closed') return undefined;
+        if (performance.now() >= deadline) break;
+      }
+    } catch (e) {
+      this.log.error({ err: e }, 'session processing failed');
+      this.reportError(new ServeError('INTERNAL', `internal error while processing: ${(e as Error).message}`, true));
+      return undefined;
+    } finally {
+      this.running = false;
+      // A close during the slice (e.g. a stalled client) leaves the engine to be released here.
+      if ((this.state as SessionState) === 'closed') this.releaseEngine();
+    }
+    this.ctx.metrics.timesteps.inc(pipeline.counters.timesteps - stepsBefore);
+    if (!pipeline.busy) this.pool.recycle((buf) => pipeline.holds(buf));
+    return pipeline.busy || !this.queue.empty;
+  }
+
+  /**
+   * Worker pipeline: queue -> ring -> one message to the worker, while the ring has room. Returns
+   * whether more could be sent now (false while waiting for the worker: its ack reschedules).
+   */
+  private forward(remote: RemotePipeline, deadline: number): boolean {
+    const l = this.ctx.limits;
+    remote.observeSteps(this.steps$.observed);
+    let blocked = false;
+    while (true) {
+      const it = this.queue.peek();
+      if (it === undefined) break;
+      if (it.kind === 'events') {
+        const left = it.batch.t.length - it.off;
+        const n = left === 0 ? 0 : remote.room(Math.min(left, l.sliceEvents));
+        if (left > 0 && n === 0) {
+          blocked = true;
+          break;
+        }
+        const b = this.take(Math.max(n, 1));
+        remote.events(b, clockOf(b), it.at);
+      } else {
+        this.queue.shift();
+        if (it.kind === 'flush') remote.flush(it.at);
+        else if (it.kind === 'reset') remote.reset();
+      }
+      if (performance.now() >= deadline) break;
+    }
+    remote.send();
+    // The ring has its own copy: the queue's storage is free (unless a live view keeps it).
+    this.pool.recycle(() => false);
+    return !blocked && !this.queue.empty;
+  }
+
+  /** The worker took input in or finished: send more, or finish a bye or drain. */
+  private onRemoteProgress(): void {
+    if (this.state === 'closed') return;
+    const remote = this.remote as RemotePipeline;
+    const c = remote.counters;
+    this.ctx.metrics.timesteps.inc(c.timesteps - this.timestepsCounted);
+    this.timestepsCounted = c.timesteps;
+    if (!this.queue.empty || (!remote.busy && (this.byeReceived || this.state === 'draining'))) this.ctx.scheduler.schedule(this);
   }
 
   /** Graceful shutdown: take no more input, finish what is queued, then close with 1001. */
@@ -235,9 +335,9 @@ export class Session implements SliceWorker {
   stats(): StatsMessage {
     return {
       type: 'stats', eventsIn: this.eventsIn, eventsDropped: this.queue.dropped, predictions: this.predictions, queueDepth: this.queue.events,
-      predictionsDropped: this.predictionsDropped, eventsOutOfRange: this.eventsOutsideSensor + this.pipeline.eventsOutOfRange(),
-      eventsFiltered: this.pipeline.counters.eventsFiltered,
-      eventsLate: this.pipeline.binningCounts().late, badMessages: this.badMessages,
+      predictionsDropped: this.predictionsDropped, eventsOutOfRange: this.eventsOutsideSensor + (this.pipeline?.eventsOutOfRange() ?? this.remoteCounters.eventsOutOfRange),
+      eventsFiltered: this.pipeline?.counters.eventsFiltered ?? this.remoteCounters.eventsFiltered,
+      eventsLate: this.pipeline?.binningCounts().late ?? this.remoteCounters.eventsLate, badMessages: this.badMessages,
     };
   }
 
@@ -252,8 +352,10 @@ export class Session implements SliceWorker {
     if (this.state === 'closed') return;
     this.state = 'closed';
     const dropped = this.queue.clear();
+    this.pool.clear();
     if (dropped > 0) this.log.debug({ dropped }, 'queued events discarded at close');
-    this.pipeline.stop();
+    this.pipeline?.stop();
+    this.remote?.close();
     if (!this.running) this.releaseEngine();
     this.events$.complete();
     this.messages$.complete();
@@ -269,8 +371,15 @@ export class Session implements SliceWorker {
   private running = false;
   private engineReleased = false;
 
+  private timestepsCounted = 0;
+  private synced = false;
+
+  private get remoteCounters(): RemoteCounters {
+    return (this.remote as RemotePipeline).counters;
+  }
+
   private releaseEngine(): void {
-    if (this.engineReleased) return;
+    if (this.engineReleased || this.pipeline === null) return;
     this.engineReleased = true;
     this.model.releaseEngine(this.pipeline.detach());
   }

@@ -119,6 +119,11 @@ export interface EventsToBatchOptions {
   readonly width?: number;
   readonly height?: number;
   readonly limits?: Partial<ProtocolLimits>;
+  /**
+   * Storage for the batch's n events (columns of length n that nothing else uses), in place of
+   * fresh arrays: the server decodes into a per-session pool (src/serve/event-pool.ts).
+   */
+  readonly alloc?: (n: number) => EventBatch;
 }
 
 // 2^53 - 2^31: any int32 offset from such a t0 is still an exact integer.
@@ -158,7 +163,9 @@ export function eventsMessageToBatch(msg: EventsMessage, options: EventsToBatchO
   }
   if (n === 0) return heartbeat(msg.t0);
   let t: Float64Array, x: Uint16Array, y: Uint16Array, p: Uint8Array;
-  if (n <= SHARED_BUFFER_MAX_EVENTS) {
+  if (options.alloc !== undefined) {
+    ({ t, x, y, p } = options.alloc(n));
+  } else if (n <= SHARED_BUFFER_MAX_EVENTS) {
     const buf = new ArrayBuffer(13 * n);
     t = new Float64Array(buf, 0, n);
     x = new Uint16Array(buf, 8 * n, n);
