@@ -15,14 +15,22 @@
  * Baseline (same run, same machine): the same work in one process without any network: the
  *    pipeline (decode + binning + engine) of one session, single-threaded. Ratios against it.
  *
+ * Also per paced phase: the server's CPU (all threads, in cores, and per processed event: the
+ *    figure that holds up on a loaded machine) and the clients' CPU.
+ *
  * Usage: npm run bench -- serve, or npx tsx bench/serve.ts [--clients 8] [--seconds 3]
- * [--rate 1000000] [--only raw|events|latency] [--quick]; BENCH_DEBUG=1 prints the server's
- * event-loop utilisation, queues and drops every half second.
+ * [--rate 1000000] [--only raw|events|latency] [--no-sweep] [--workers N] [--quick].
+ * --only latency skips the throughput model and the baseline; --no-sweep measures only --clients
+ * streams; --workers sets the server's pipeline worker threads (default: the server's own).
+ * BENCH_DEBUG=1 prints the server's event-loop utilisation, queues, drops, GC pauses and CPU per
+ * thread every half second; BENCH_SERVER_FLAGS passes node flags to the server (e.g. --trace-gc);
+ * BENCH_SERVER_PROF=DIR writes its CPU profiles there.
  * Each figure is one JSON line {"name", "value", "unit", ...}.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -124,17 +132,47 @@ async function serverMain(): Promise<void> {
   const paths = process.argv.slice(process.argv.indexOf('--models') + 1);
   const server = await SpikestreamServer.start({
     models: await Promise.all(paths.map((p) => loadServedModel(p))), port: 0, logger: silentLogger(),
+    ...(process.argv.includes('--workers') ? { workers: arg('workers', 1) } : {}),
     limits: { maxSessions: 256, maxMessageBytes: 1 << 20, maxPayloadBytes: 4 << 20 },
   });
   process.stdout.write(`READY ${server.streamUrl} ${server.httpUrl}\n`);
   if (process.env.BENCH_DEBUG) {
+    const gc = { n: 0, total: 0, max: 0 };
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        gc.n++;
+        gc.total += e.duration;
+        gc.max = Math.max(gc.max, e.duration);
+      }
+    }).observe({ entryTypes: ['gc'] });
     let last = performance.eventLoopUtilization();
+    // CPU per thread (Linux): the main thread, pipeline workers, GC and libuv helpers.
+    const threadTicks = (): Map<string, number> => {
+      const m = new Map<string, number>();
+      try {
+        for (const tid of readdirSync('/proc/self/task')) {
+          const f = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
+          m.set(tid, Number(f[11]) + Number(f[12]));
+        }
+      } catch {
+        // not Linux
+      }
+      return m;
+    };
+    let lastTicks = threadTicks();
     setInterval(() => {
+      const ticks = threadTicks();
+      const busy = [...ticks].map(([tid, t]) => [tid, (t - (lastTicks.get(tid) ?? t)) / 50] as const).filter(([, u]) => u >= 0.02).sort((a, b) => b[1] - a[1]);
+      lastTicks = ticks;
+      process.stderr.write(`threads ${busy.map(([tid, u]) => `${tid === String(process.pid) ? 'main' : tid}:${u.toFixed(2)}`).join(' ')}\n`);
       const now = performance.eventLoopUtilization();
       const d = performance.eventLoopUtilization(now, last);
       last = now;
       const info = server.sessionInfo();
-      process.stderr.write(`server elu=${d.utilization.toFixed(2)} sessions=${info.length} queued=${info.reduce((a, x) => a + x.queueDepth, 0)} dropped=${info.reduce((a, x) => a + x.eventsDropped, 0)} preds=${info.reduce((a, x) => a + x.predictions, 0)} steps=${info.reduce((a, x) => a + x.timesteps, 0)} mem=${JSON.stringify(Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 2 ** 20)])))}\n`);
+      process.stderr.write(`server elu=${d.utilization.toFixed(2)} sessions=${info.length} queued=${info.reduce((a, x) => a + x.queueDepth, 0)} dropped=${info.reduce((a, x) => a + x.eventsDropped, 0)} preds=${info.reduce((a, x) => a + x.predictions, 0)} steps=${info.reduce((a, x) => a + x.timesteps, 0)} gc=${gc.n}/${gc.total.toFixed(1)}ms/max ${gc.max.toFixed(1)}ms mem=${JSON.stringify(Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 2 ** 20)])))}\n`);
+      gc.n = 0;
+      gc.total = 0;
+      gc.max = 0;
     }, 500).unref();
   }
   const stop = (): void => {
@@ -233,7 +271,7 @@ function rawHeaderLength(b: Uint8Array): number {
 }
 
 /** Phase 2: paced streams; latency from sending a window's last events to its prediction. */
-async function latency(url: string, httpUrl: string, clients: number, seconds: number, events: EventBatch): Promise<{ p50: number; p99: number; max: number; samples: number; predictionsPerS: number; serverP50: number; serverP99: number; rssBytes: number; achievedRate: number; droppedFraction: number }> {
+async function latency(url: string, httpUrl: string, clients: number, seconds: number, events: EventBatch): Promise<{ p50: number; p99: number; max: number; samples: number; predictionsPerS: number; serverP50: number; serverP99: number; rssBytes: number; achievedRate: number; droppedFraction: number; serverCpu: number; clientCpu: number; cpuUsPerEvent: number }> {
   const droppedBefore = await metric(httpUrl, 'spikestream_events_dropped_total');
   const t = events.t; // already re-timed to `rate` events/s, from t = 0
   // The first half second warms the sessions up (JIT, engine state) and is not measured.
@@ -276,6 +314,9 @@ async function latency(url: string, httpUrl: string, clients: number, seconds: n
     });
     sockets.push({ ws, sentAt });
   }
+  const serverCpu0 = await metric(httpUrl, 'process_cpu_seconds_total');
+  const processed0 = await metric(httpUrl, 'spikestream_events_processed_total');
+  const clientCpu0 = process.cpuUsage();
   const t0 = performance.now() + 5;
   let next = 0;
   await new Promise<void>((done) => {
@@ -295,6 +336,12 @@ async function latency(url: string, httpUrl: string, clients: number, seconds: n
     setTimeout(tick, 5);
   });
   const sendWall = (performance.now() - t0) / 1000;
+  const cu = process.cpuUsage(clientCpu0);
+  const clientCpu = (cu.user + cu.system) / 1e6 / sendWall;
+  const serverCpuS = (await metric(httpUrl, 'process_cpu_seconds_total')) - serverCpu0;
+  const serverCpu = serverCpuS / sendWall;
+  // CPU per event holds up on a loaded machine where wall-clock figures do not.
+  const cpuUsPerEvent = (serverCpuS * 1e6) / ((await metric(httpUrl, 'spikestream_events_processed_total')) - processed0);
   await new Promise((r) => setTimeout(r, 200));
   const eventsSent = clients * countEvents(t, slots, recMs);
   const dropped = (await metric(httpUrl, 'spikestream_events_dropped_total')) - droppedBefore;
@@ -305,7 +352,7 @@ async function latency(url: string, httpUrl: string, clients: number, seconds: n
   const q = (a: number[], f: number) => a[Math.min(a.length - 1, Math.floor(f * a.length))];
   return {
     p50: q(lat, 0.5), p99: q(lat, 0.99), max: lat[lat.length - 1], samples: lat.length, predictionsPerS: predictions / sendWall,
-    serverP50: q(server, 0.5), serverP99: q(server, 0.99), rssBytes: await rss(httpUrl), achievedRate: eventsSent / sendWall / clients, droppedFraction: dropped / eventsSent,
+    serverP50: q(server, 0.5), serverP99: q(server, 0.99), rssBytes: await rss(httpUrl), achievedRate: eventsSent / sendWall / clients, droppedFraction: dropped / eventsSent, serverCpu, clientCpu, cpuUsPerEvent,
   };
 }
 
@@ -360,33 +407,42 @@ async function main(): Promise<void> {
   const clients = arg('clients', 8);
   const seconds = arg('seconds', quick ? 1 : 3);
   const rate = arg('rate', 1_000_000);
+  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+  // `--only latency` skips the throughput phases' model and the baseline (which exist for them).
+  const needFull = only !== 'latency';
   const rec = recording();
   const all = concatBatches([createDecoder('evt2').write(rec.bytes)]);
   // Calibrate on the recording as each phase delivers it: full speed at 640x480, and re-timed to
   // `rate` events/s and downsampled to 160x120 (first 100 ms).
-  const full = calibratedModel('bench640', [2, 480, 640], FULL_LAYERS, 5, binEventsByTime(all, { windowUs: 1000, width: 640, height: 480 }).timesteps);
+  const full = needFull ? calibratedModel('bench640', [2, 480, 640], FULL_LAYERS, 5, binEventsByTime(all, { windowUs: 1000, width: 640, height: 480 }).timesteps) : undefined;
   const slow = retime(all, rate);
   const small = downsampleEvents(slow, { sensorWidth: 640, sensorHeight: 480, width: 160, height: 120 });
   const smallSteps = binEventsByTime(small, { windowUs: 1000, width: 160, height: 120 }).timesteps.slice(0, 100);
   const lat = calibratedModel('bench160', [2, 120, 160], SMALL_LAYERS, 6, smallSteps);
-  const model = full.model;
   const dir = mkdtempSync(join(tmpdir(), 'spikestream-bench-'));
-  const modelPath = join(dir, 'bench640.msgpack');
-  await writeModelFile(modelPath, model);
+  const modelPaths: string[] = [];
+  if (full) {
+    modelPaths.push(join(dir, 'bench640.msgpack'));
+    await writeModelFile(modelPaths[0], full.model);
+  }
   const latencyPath = join(dir, 'bench160.msgpack');
   await writeModelFile(latencyPath, lat.model);
-  const common = { clients, model: 'conv 2->8 k4 s4, IF, sumpool 4, linear 9600->10, IF @ density 0.1, 640x480, 1 ms bins', spike_rates: full.rates, recording: rec.source };
+  modelPaths.push(latencyPath);
+  const common = { clients, model: 'conv 2->8 k4 s4, IF, sumpool 4, linear 9600->10, IF @ density 0.1, 640x480, 1 ms bins', spike_rates: full?.rates, recording: rec.source };
 
   // The baseline is measured before and after the server phases (the machine is shared: load varies).
-  const base0 = baseline(model, rec.bytes, Math.max(1, seconds / 2));
+  const base0 = full ? baseline(full.model, rec.bytes, Math.max(1, seconds / 2)) : NaN;
 
   const prof = process.env.BENCH_SERVER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SERVER_PROF}`] : [];
+  if (process.env.BENCH_SERVER_FLAGS) prof.push(...process.env.BENCH_SERVER_FLAGS.split(' ').filter((f) => f !== ''));
   // The server runs as this script does: compiled under plain node (npm run bench) or through tsx.
   const loader = fileURLToPath(import.meta.url).endsWith('.ts') ? ['--import', 'tsx'] : [];
-  const child = spawn(process.execPath, [...prof, ...loader, fileURLToPath(import.meta.url), '--server', '--models', modelPath, latencyPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...prof, ...loader, fileURLToPath(import.meta.url), '--server', ...(process.argv.includes('--workers') ? ['--workers', String(arg('workers', 1))] : []), '--models', ...modelPaths], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const [url, httpUrl] = await new Promise<[string, string]>((res, rej) => {
     let out = '';
     child.stdout.on('data', (d) => {
+      // Anything else the server prints (e.g. --trace-gc through BENCH_SERVER_FLAGS) goes to stderr.
+      if (process.env.BENCH_SERVER_FLAGS) process.stderr.write(d as Buffer);
       out += String(d);
       const m = /READY (\S+) (\S+)/.exec(out);
       if (m) res([m[1], m[2]]);
@@ -395,12 +451,11 @@ async function main(): Promise<void> {
   });
   try {
     const results = [];
-    const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
     for (const kind of ['raw', 'events'] as const) {
       if (only === undefined || only === kind) results.push({ kind, ...(await throughput(url, httpUrl, clients, seconds, kind, { bytes: rec.bytes, events: all })) });
     }
     // Latency at the target (clients streams), and with fewer streams to show where it holds.
-    const sweep = [...new Set([1, 2, 4, clients].filter((c) => c <= clients))];
+    const sweep = process.argv.includes('--no-sweep') ? [clients] : [...new Set([1, 2, 4, clients].filter((c) => c <= clients))];
     for (const c of sweep) {
       if (only !== undefined && only !== 'latency') break;
       const l = await latency(url, httpUrl, c, seconds, slow);
@@ -417,8 +472,10 @@ async function main(): Promise<void> {
       emit(`serve.latency_server_side_p99${suffix}`, l.serverP99 ?? NaN, 'ms', { clients: c, what });
       emit(`serve.latency_predictions_per_s${suffix}`, l.predictionsPerS, 'predictions/s', { clients: c });
       emit(`serve.latency_server_rss${suffix}`, l.rssBytes / 2 ** 20, 'MiB', { clients: c });
+      emit(`serve.latency_server_cpu${suffix}`, l.serverCpu, 'cores', { clients: c, what: 'server process CPU time (all threads) per second of the paced phase', client_cpu_cores: Number(l.clientCpu.toFixed(3)), server_cpu_us_per_event: Number(l.cpuUsPerEvent.toFixed(4)) });
     }
-    const base1 = baseline(model, rec.bytes, Math.max(1, seconds / 2));
+    if (!full) return;
+    const base1 = baseline(full.model, rec.bytes, Math.max(1, seconds / 2));
     const base = (base0 + base1) / 2;
     emit('serve.baseline_pipeline_events_per_s', base, 'events/s', {
       what: 'decode + binning + sparse engine of one session in one process, no network (mean of a run before and after the server phases)',
