@@ -31,7 +31,7 @@ import { argmaxRow, classificationMetrics, type ClassificationMetrics } from './
 import type { Surrogate } from './surrogate.js';
 import type { BackendName } from './backend.js';
 import { chunkBounds, chunkGradients, combineChunks, type ChunkResult, type ChunkSpec } from './chunk-gradients.js';
-import { defaultWorkerCount, gradientWorkers, postChunks } from './gradient-pool.js';
+import { DEFAULT_WORKER_TIMEOUT_MS, defaultWorkerCount, gradientWorkers, postChunks } from './gradient-pool.js';
 import { TfGraph, type NeuronImpl, type TimeGroup } from './tf-graph.js';
 import { TrainError } from './train-error.js';
 
@@ -213,6 +213,8 @@ export interface TrainerOptions {
    * are the same bit for bit for any count (chunk-gradients.ts).
    */
   readonly threads?: number;
+  /** How long a step waits for a gradient worker before computing its chunks itself (default 5 minutes). */
+  readonly workerTimeoutMs?: number;
 }
 
 export class Trainer {
@@ -225,6 +227,9 @@ export class Trainer {
   private xBuf: Float32Array | null = null;
   /** Threads that compute a batch's chunks (this one and gradient workers, gradient-pool.ts). */
   readonly threads: number;
+  private readonly workerTimeoutMs: number;
+  /** The last gradient worker failure (its chunks were then computed in this thread), for diagnostics. */
+  workerError: string | null = null;
 
   constructor(
     readonly graph: Graph,
@@ -235,6 +240,7 @@ export class Trainer {
   ) {
     this.tfg = new TfGraph(graph);
     this.threads = o.threads ?? 1 + defaultWorkerCount();
+    this.workerTimeoutMs = o.workerTimeoutMs ?? DEFAULT_WORKER_TIMEOUT_MS;
     if (!(Number.isInteger(this.threads) && this.threads >= 1)) throw new TrainError('BAD_OPTION', `threads must be a positive integer, got ${this.threads}`);
     if (train.length === 0) throw new TrainError('BAD_DATA', 'the training set is empty');
     if (!(Number.isInteger(config.batch) && config.batch >= 1)) throw new TrainError('BAD_OPTION', `batch must be a positive integer, got ${config.batch}`);
@@ -436,28 +442,40 @@ export class Trainer {
       part.forEach((i, j) => (onehot[j * K + this.train.labels[i]] = 1));
       return { x: batchInput(this.train, part, into), onehot, B: part.length };
     };
-    // Chunk k goes to thread k mod threads (0: this one); hooks cannot cross threads.
-    const threads = hooks.onTime || hooks.neuronImpl ? 1 : 1 + gradientWorkers(Math.min(this.threads, chunks.length) - 1);
+    // Chunk k goes to thread (k + 1) mod threads (0: this one, which so gets the last, possibly
+    // partial chunk). Hooks cannot cross threads; tfjs-node runs multi-threaded itself (and its
+    // addon is not for worker threads).
+    const backend = tf.getBackend() as BackendName;
+    const pooled = !hooks.onTime && !hooks.neuronImpl && (backend === 'wasm' || backend === 'cpu');
+    const threads = pooled ? 1 + gradientWorkers(Math.min(this.threads, chunks.length) - 1) : 1;
+    const ofThread = (w: number) => chunks.map((_, k) => k).filter((k) => (k + 1) % threads === w);
     const waits: (() => ChunkResult[])[] = [];
     for (let w = 1; w < threads; w++) {
-      const mine = chunks.map((_, k) => k).filter((k) => k % threads === w);
-      waits.push(postChunks(w - 1, this.tfg, { graph: this.graph, backend: tf.getBackend() as BackendName, weights, spec, chunks: mine.map((k) => inputOf(k)) }));
+      waits.push(postChunks(w - 1, this.tfg, { graph: this.graph, backend, weights, spec, chunks: ofThread(w).map((k) => inputOf(k)) }, this.workerTimeoutMs));
     }
     time?.('input', performance.now() - mark);
     const results: ChunkResult[] = new Array(chunks.length);
-    for (let k = 0; k < chunks.length; k += threads) {
+    const local = (k: number) => {
       mark = performance.now();
       const size = (chunks[k][1] - chunks[k][0]) * T * plane;
       if (!this.xBuf || this.xBuf.length !== size) this.xBuf = new Float32Array(size);
       const input = inputOf(k, this.xBuf);
       time?.('input', performance.now() - mark);
       results[k] = chunkGradients(this.tfg, weights, input.x, input.onehot, input.B, spec, hooks);
-    }
+    };
+    ofThread(0).forEach(local);
     waits.forEach((wait, j) => {
-      const got = wait();
-      chunks.forEach((_, k) => {
-        if (k % threads === j + 1) results[k] = got.shift() as ChunkResult;
-      });
+      const mine = ofThread(j + 1);
+      let got: ChunkResult[];
+      try {
+        got = wait();
+      } catch (e) {
+        // A worker failure costs time, not the step: its chunks are computed here (same results).
+        this.workerError = e instanceof Error ? e.message : String(e);
+        mine.forEach(local);
+        return;
+      }
+      mine.forEach((k, i) => (results[k] = got[i]));
     });
     const all = combineChunks(results, chunks.map(([a, b]) => b - a));
     const lossValue = all.loss;
