@@ -58,7 +58,8 @@ export type ScatterLinearKernel = (
 ) => number;
 /**
  * Steps the n listed neurons (any order) of a uniform IF/LIF node as stepList does, reading v from
- * vIn and writing vOut (the same array for IF). Spikes: outVal[j] = count (0 for the others), j
+ * vIn and writing vOut (the same array for IF). Spikes: outVal[j] = count (multi-spike: 0 written
+ * for the others; outVal must be 0 at the listed neurons beforehand, as after a clear), j
  * appended to outList and its bit set in outBits (and its word's bit in outSummary). Neurons outside the quiescent interval
  * [qLo, qHi] (neuron.ts quiescentInterval()) are appended to pending.
  * Counts: Int32 stats [outputs, pending] at +0/+4 (written), Float64 spikes at +8 (written).
@@ -522,7 +523,8 @@ function stepFour(fn: WasmFunction, variant: StepVariant, r: StepRegs): void {
     if (clamp) fn.get(vMinV).op('f32x4.pmax');
     fn.set(W);
     scatter(r.vOut, W);
-    scatter(r.outVal, C);
+    // Single-spike counts are all 1: the final loop writes them, for the spikes only.
+    if (multi) scatter(r.outVal, C);
     fn.get(F).op('i32x4.bitmask').set(mask);
     append(r.outList, r.m, mask);
     fn.get(W).get(qLoV).op('f32x4.ge').get(W).get(qHiV).op('f32x4.le', 'v128.and', 'i32x4.bitmask').i32(15).op('i32.xor').set(mask);
@@ -587,7 +589,7 @@ function stepKernel(variant: StepVariant): WasmFunction {
     if (clamp) fn.op('f32x4.splat').get(vMinV).op('f32x4.pmax').flane(0);
     fn.set(w);
     addr(fn, vOut, j).get(w).mem('f32.store');
-    addr(fn, outVal, j).get(c).mem('f32.store');
+    if (multi) addr(fn, outVal, j).get(c).mem('f32.store');
     addr(fn, outList, m).get(j).mem('i32.store');
     fn.get(m).get(fire).op('i32.add').set(m);
     // Pending unless quiescent: inside [qLo, qHi] (neuron.ts quiescentInterval()).
@@ -596,9 +598,10 @@ function stepKernel(variant: StepVariant): WasmFunction {
     fn.get(k).i32(1).op('i32.add').set(k);
     fn.br(top);
   }));
-  // Bitmap and summary bits and the spike total, over the spikes only.
+  // Bitmap and summary bits and the spike total, over the spikes only (single-spike: the counts).
   forRange(fn, k, m, () => {
     addr(fn, outList, k).mem('i32.load').set(j);
+    if (!multi) addr(fn, outVal, j).f32(1).mem('f32.store');
     wordAddr(fn, outBits, j).tee(tmp);
     fn.get(tmp).mem('i32.load').i32(1).get(j).op('i32.shl', 'i32.or').mem('i32.store');
     fn.get(j).i32(5).op('i32.shr_u').set(fire);
