@@ -16,7 +16,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Packr } from 'msgpackr';
 import WebSocket from 'ws';
-import { allocBatch, type EventBatch } from '../events/batch.js';
+import type { EventBatch } from '../events/batch.js';
 import { DecodeError } from '../events/decode-error.js';
 import { ProtocolError } from '../stream/protocol-error.js';
 import {
@@ -74,7 +74,11 @@ export class Connection implements SessionSink {
   alive = true;
   session: Session | undefined;
   private encoding: Encoding = 'msgpack';
-  private raw: RawDecodeState = initRawDecode();
+  /**
+   * Borrowed decoder output (valid until the next raw message): each message's events are copied
+   * straight into the session's pooled storage, so decoding allocates nothing per message.
+   */
+  private raw: RawDecodeState = initRawDecode({ reuseOutput: true });
   private readonly helloTimer: NodeJS.Timeout;
   private readonly idleTimer: NodeJS.Timeout;
   private stalledSince: number | undefined;
@@ -302,17 +306,24 @@ export class Connection implements SessionSink {
   /**
    * Decoded raw events must lie inside the declared sensor like `events` messages: those outside
    * are dropped here and counted in the session's eventsOutOfRange (a raw stream cannot be
-   * refused per event).
+   * refused per event). The rest is copied into the session's storage (the decoder's output is
+   * borrowed).
    */
-  private insideSensor(s: Session, b: EventBatch): EventBatch {
+  private keepInsideSensor(s: Session, b: EventBatch): EventBatch {
     const { width, height } = s.settings.sensor;
     const { x, y } = b;
     const n = x.length;
     let bad = 0;
     for (let i = 0; i < n; i++) if (x[i] >= width || y[i] >= height) bad++;
-    if (bad === 0) return b;
     s.eventsOutsideSensor += bad;
-    const out = allocBatch(n - bad);
+    const out = s.pool.take(n - bad);
+    if (bad === 0) {
+      out.t.set(b.t);
+      out.x.set(x);
+      out.y.set(y);
+      out.p.set(b.p);
+      return out;
+    }
     let m = 0;
     for (let i = 0; i < n; i++) {
       if (x[i] >= width || y[i] >= height) continue;
@@ -350,10 +361,13 @@ export class Connection implements SessionSink {
           this.raw = r.state;
           events = r.events;
         } catch (e) {
-          if (e instanceof DecodeError && e.events.t.length > 0) s.pushEvents(this.insideSensor(s, e.events), at);
+          if (e instanceof DecodeError && e.events.t.length > 0) s.pushEvents(this.keepInsideSensor(s, e.events), at);
           throw e;
         }
-        if (events.t.length > 0) s.pushEvents(this.insideSensor(s, events), at);
+        if (events.t.length > 0) {
+          const kept = this.keepInsideSensor(s, events);
+          if (kept.t.length > 0) s.pushEvents(kept, at);
+        }
         return;
       }
       case 'flush':

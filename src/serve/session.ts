@@ -2,8 +2,10 @@
  * A session: one client's queue, pipeline and counters, behind a transport-neutral sink (a
  * WebSocket connection, or an in-process source). Messages are applied in arrival order; events
  * wait in a bounded queue (session-queue.ts) and are processed in slices by the server's
- * SliceScheduler. Predictions go out as soon as they exist; when the client does not read, the
- * sink drops them (counted in stats) rather than buffering without bound.
+ * SliceScheduler: on this thread (`process`), or, with a worker pool, handed to the session's
+ * pipeline in a worker thread (`forward`, remote-pipeline.ts), whose predictions come back here.
+ * Predictions go out as soon as they exist; when the client does not read, the sink drops them
+ * (counted in stats) rather than buffering without bound.
  */
 import { randomUUID } from 'node:crypto';
 import { Subject } from 'rxjs';
@@ -295,7 +297,8 @@ export class Session implements SliceWorker {
       if (it === undefined) break;
       if (it.kind === 'events') {
         const left = it.batch.t.length - it.off;
-        const n = left === 0 ? 0 : remote.room(Math.min(left, l.sliceEvents));
+        // Items of at most a quarter ring, so the worker works on some while the rest is written.
+        const n = left === 0 ? 0 : remote.room(Math.min(left, l.sliceEvents, Math.max(1, l.ringEvents >> 2)));
         if (left > 0 && n === 0) {
           blocked = true;
           break;

@@ -4,10 +4,11 @@
  * engine and predictions run in a pool of workers, each owning the pipelines of the sessions
  * placed on it (pipeline-worker.ts).
  *
- * Why: on one thread, decoding, binning and stepping eight 1 M events/s streams kept the event
- * loop ~80% busy, so a prediction often waited behind other sessions' work and every GC pause;
- * the p99 latency was several times the median. With the pipelines on other cores the main loop
- * stays mostly idle and answers at once, and a worker's pauses only delay its own sessions.
+ * Why: the main thread then only reads sockets, decodes messages and writes predictions, while
+ * the pipelines of different sessions run on other cores: throughput grows with the cores, and a
+ * busy or pausing (GC) pipeline delays only its own worker's sessions. The hand-offs cost CPU
+ * (about half again as much per event as in-process, measured on two cores), so on a two-core
+ * machine the default keeps the pipelines on the main thread (server.ts, defaultWorkers).
  *
  * Placement: a new session goes to the worker with the fewest sessions, preferring workers that
  * keep an idle engine of its model (so the engine memory budget, which counts idle engines as
