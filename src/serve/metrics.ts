@@ -10,6 +10,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
  */
 export interface HotCounts {
   eventsIn: number;
+  eventsProcessed: number;
+  timesteps: number;
   readonly messages: Map<string, number>;
 }
 
@@ -37,7 +39,11 @@ export function createServeMetrics(queueDepth: () => number, openSessions: () =>
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  const hot: HotCounts = { eventsIn: 0, messages: new Map() };
+  const hot: HotCounts = { eventsIn: 0, eventsProcessed: 0, timesteps: 0, messages: new Map() };
+  const fromHot = (key: 'eventsIn' | 'eventsProcessed' | 'timesteps') => function collect(this: Counter): void {
+    this.reset();
+    if (hot[key] > 0) this.inc(hot[key]);
+  };
   return {
     registry,
     hot,
@@ -58,18 +64,12 @@ export function createServeMetrics(queueDepth: () => number, openSessions: () =>
       },
     }),
     errors: new Counter({ name: 'spikestream_errors_total', help: 'Error messages sent, by code', labelNames: ['code'], registers }),
-    eventsIn: new Counter({
-      name: 'spikestream_events_in_total', help: 'Events received (events messages and decoded raw chunks)', registers,
-      collect() {
-        this.reset();
-        if (hot.eventsIn > 0) this.inc(hot.eventsIn);
-      },
-    }),
+    eventsIn: new Counter({ name: 'spikestream_events_in_total', help: 'Events received (events messages and decoded raw chunks)', registers, collect: fromHot('eventsIn') }),
     eventsDropped: new Counter({ name: 'spikestream_events_dropped_total', help: 'Events dropped from full session queues (oldest first)', registers }),
-    eventsProcessed: new Counter({ name: 'spikestream_events_processed_total', help: 'Events that went through binning into the engine', registers }),
+    eventsProcessed: new Counter({ name: 'spikestream_events_processed_total', help: 'Events that went through binning into the engine', registers, collect: fromHot('eventsProcessed') }),
     predictions: new Counter({ name: 'spikestream_predictions_total', help: 'Predictions sent', registers }),
     predictionsDropped: new Counter({ name: 'spikestream_predictions_dropped_total', help: 'Predictions not sent because the client was not reading (send buffer full)', registers }),
-    timesteps: new Counter({ name: 'spikestream_timesteps_total', help: 'Engine timesteps run', registers }),
+    timesteps: new Counter({ name: 'spikestream_timesteps_total', help: 'Engine timesteps run', registers, collect: fromHot('timesteps') }),
     latency: new Histogram({
       name: 'spikestream_processing_latency_seconds',
       help: 'From receiving the message that completed a prediction window to sending the prediction',

@@ -235,7 +235,7 @@ export class Session implements SliceWorker {
   private take(max: number): ClockedBatch {
     const b = this.queue.takeEvents(max);
     if (b.t.length > 0) {
-      this.ctx.metrics.eventsProcessed.inc(b.t.length);
+      this.ctx.metrics.hot.eventsProcessed += b.t.length;
       if (this.events$.observed) {
         this.pool.pin(b);
         this.events$.next(b);
@@ -279,7 +279,7 @@ export class Session implements SliceWorker {
       // A close during the slice (e.g. a stalled client) leaves the engine to be released here.
       if ((this.state as SessionState) === 'closed') this.releaseEngine();
     }
-    this.ctx.metrics.timesteps.inc(pipeline.counters.timesteps - stepsBefore);
+    this.ctx.metrics.hot.timesteps += pipeline.counters.timesteps - stepsBefore;
     if (!pipeline.busy) this.pool.recycle((buf) => pipeline.holds(buf));
     return pipeline.busy || !this.queue.empty;
   }
@@ -323,7 +323,7 @@ export class Session implements SliceWorker {
     if (this.state === 'closed') return;
     const remote = this.remote as RemotePipeline;
     const c = remote.counters;
-    this.ctx.metrics.timesteps.inc(c.timesteps - this.timestepsCounted);
+    this.ctx.metrics.hot.timesteps += c.timesteps - this.timestepsCounted;
     this.timestepsCounted = c.timesteps;
     if (!this.queue.empty || (!remote.busy && (this.byeReceived || this.state === 'draining'))) this.ctx.scheduler.schedule(this);
   }
