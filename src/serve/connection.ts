@@ -107,7 +107,7 @@ export class Connection implements SessionSink {
 
   /** Heartbeat tick: terminates a peer that did not answer the previous ping. */
   heartbeat(): void {
-    if (this.gone) return;
+    if (this.gone || this.ws.readyState !== WebSocket.OPEN) return; // closing: the kill timer ends it
     if (!this.alive) {
       this.log.info('peer did not answer ping: terminating');
       this.ctx.metrics.sessionsClosed.inc({ reason: 'heartbeat' });
@@ -122,9 +122,13 @@ export class Connection implements SessionSink {
     }
   }
 
-  /** Periodic check: a send buffer that stayed full too long closes the connection. */
+  /**
+   * Periodic check: a send buffer that stayed full too long closes the connection. Not once the
+   * close has begun: a peer that does not read never answers the close frame either, and the
+   * kill timer ends it (counting it as stalled a second time made the metrics say 2).
+   */
   checkStall(now: number): void {
-    if (this.gone) return;
+    if (this.gone || this.ws.readyState !== WebSocket.OPEN) return;
     if (this.ws.bufferedAmount <= this.ctx.limits.maxBufferedBytes) {
       this.stalledSince = undefined;
       return;

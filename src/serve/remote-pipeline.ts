@@ -41,6 +41,11 @@ export class RemotePipeline implements RemoteClient {
     this.handle = pool.open(this, model, spec, this.ring.buffer, ringEvents);
   }
 
+  /** Items sent and not yet taken in by the worker, and those waiting to be sent. */
+  get itemsOut(): number {
+    return this.inFlight + this.items.length;
+  }
+
   /** Work sent or being done in the worker. */
   get busy(): boolean {
     return this.inFlight > 0 || !this.idle || this.items.length > 0;

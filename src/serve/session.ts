@@ -295,6 +295,11 @@ export class Session implements SliceWorker {
     while (true) {
       const it = this.queue.peek();
       if (it === undefined) break;
+      // Input waiting in the worker is bounded like the queue (a flood of flushes stays here).
+      if (remote.itemsOut >= l.maxQueueMessages) {
+        blocked = true;
+        break;
+      }
       if (it.kind === 'events') {
         const left = it.batch.t.length - it.off;
         // Items of at most a quarter ring, so the worker works on some while the rest is written.

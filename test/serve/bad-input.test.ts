@@ -247,7 +247,8 @@ describeWithFixtures('a client that never reads', [NMNIST], () => {
     const wide = await servedFromFile(testModel({ seed: 24, name: 'wide', layers: [{ op: 'Conv2d', out: 8, kernel: 5, stride: 2 }, { op: 'IF' }, { op: 'Flatten' }, { op: 'Linear', out: 3000 }, { op: 'IF' }] }));
     const main = await servedFromFile(testModel({ seed: 21, name: 'main' }));
     const maxBufferedBytes = 256 << 10;
-    const server = await startServer([main, wide], { limits: { maxBufferedBytes, stalledTimeoutMs: 1500 } });
+    // A short stall timeout: the stall check runs every 200 ms, several times within the close's grace period.
+    const server = await startServer([main, wide], { limits: { maxBufferedBytes, stalledTimeoutMs: 400 } });
     try {
       const events = (await readEventFile(sharedFixture(NMNIST))).events;
       const baseline = await referenceRun(server.streamUrl, events);
@@ -269,6 +270,7 @@ describeWithFixtures('a client that never reads', [NMNIST], () => {
       expect(strip(await ref)).toEqual(strip(baseline));
       clearInterval(watch);
       expect(server.sessions().some((s) => s.model.name === 'wide')).toBe(false); // closed as stalled
+      await sleep(1200); // past the close's grace period (the peer never answers the close frame either): counted once
       const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
       expect(Number(/spikestream_predictions_dropped_total (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
       expect(metrics).toMatch(/spikestream_sessions_closed_total\{reason="stalled"\} 1/);
