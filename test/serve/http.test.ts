@@ -179,7 +179,8 @@ describe('graceful shutdown', () => {
     await c.hello({ sensor: SENSOR, mode: 'stream', decisionUs: 10_000, windowUs: 20_000 });
     const ev = syntheticEvents(3, 600);
     c.sendBytes(encodeEventsMessage(ev));
-    await sleep(20);
+    // Queued, not yet processed (a fixed sleep here failed on a loaded machine: the message had not arrived).
+    for (let i = 0; i < 500 && server.sessionInfo()[0]?.eventsIn !== ev.t.length; i++) await sleep(2);
     const url = server.streamUrl;
     const http = server.httpUrl;
     const closing = server.close();
