@@ -1,5 +1,5 @@
 /**
- * The sparse engine's hot loops as WebAssembly kernels (see wasm-assembler.ts for why). Each kernel
+ * The sparse engine's hot loops as WebAssembly kernels (see ../wasm/assembler.ts for why). Each kernel
  * performs exactly the float32 operations, in exactly the order, of the JavaScript it replaces in
  * sparse-engine.ts / neuron.ts, so the engine gives the same bits with or without them
  * (test/snn/sparse-kernels.test.ts checks each kernel against its JavaScript, engine-paths.test.ts
@@ -24,8 +24,8 @@
  * Conventions: every pointer is a byte offset into the engine's memory, every array is 16-byte
  * aligned (wasm-arena.ts), bitmaps are Int32 words (entry i is bit i & 31 of word i >> 5).
  */
-import { wasmApi, type WasmMemory } from './wasm-api.js';
-import { assembleModule, WasmFunction, type PlainOp } from './wasm-assembler.js';
+import { wasmApi, type WasmMemory } from '../wasm/api.js';
+import { assembleModule, WasmFunction, type PlainOp } from '../wasm/assembler.js';
 import { FORM_DECAY, FORM_EULER, FORM_IF, type NeuronForm } from './neuron.js';
 
 /** Zeroes the values of the set bits and the bitmap, scanning the bitmap, and the nSummary summary words. */

@@ -4,7 +4,7 @@
  * WebAssembly kernels and the JavaScript paths work on the same data without copies. Every array
  * starts on a 16-byte boundary (f32x4 loads) and the arena never grows, so views stay valid.
  */
-import { wasmApi, type WasmMemory } from './wasm-api.js';
+import { wasmApi, type WasmMemory } from '../wasm/api.js';
 
 export interface Allocator {
   float32(n: number): Float32Array;

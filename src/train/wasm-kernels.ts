@@ -20,7 +20,8 @@
  * axis); callers fall back to the JS loops otherwise, and on every other backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FunctionBuilder, ModuleBuilder, type Local } from './wasm-builder.js';
+import { wasmApi, type WasmApi } from '../wasm/api.js';
+import { assembleModule, WasmFunction } from '../wasm/assembler.js';
 
 export interface WasmKernels {
   /** neuron-pool-loops.ts's fast forward; addresses are byte offsets in the heap. */
@@ -71,128 +72,151 @@ export interface SparseGradArgs {
 }
 
 /** Loop counters and addresses of one function, declared as needed. */
-function i32s(f: FunctionBuilder, n: number): Local[] {
+function i32s(f: WasmFunction, n: number): number[] {
   return Array.from({ length: n }, () => f.local('i32'));
 }
 
+/** for (i = start; i < end; i += step) body(): start a constant or (startLocal) a local, end a local, signed compare. */
+function forRange(f: WasmFunction, i: number, start: number, end: number, step: number, body: () => void, startLocal = false): void {
+  if (startLocal) f.get(start).set(i);
+  else f.i32(start).set(i);
+  f.block((exit) => f.loop((top) => {
+    f.get(i).get(end).op('i32.ge_s').brIf(exit);
+    body();
+    f.get(i).i32(step).op('i32.add').set(i).br(top);
+  }));
+}
+
+/** for (i = start - 1; i >= 0; i--) body(), start a local. */
+function forDown(f: WasmFunction, i: number, start: number, body: () => void): void {
+  f.get(start).i32(1).op('i32.sub').set(i);
+  f.block((exit) => f.loop((top) => {
+    f.get(i).i32(0).op('i32.lt_s').brIf(exit);
+    body();
+    f.get(i).i32(1).op('i32.sub').set(i).br(top);
+  }));
+}
+
+/** SIMD accesses here declare alignment 1 (log2 0): tensors' element offsets need not be 16-byte aligned. */
+const UNALIGNED = 0;
+
 /** lif_fwd(_bias): see LifForwardArgs for the parameters, in order. */
-function buildForward(m: ModuleBuilder, withBias: boolean): void {
+function buildForward(withBias: boolean): WasmFunction {
   const params = ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'f32', 'f32', 'f32'] as const;
-  m.func(withBias ? 'lif_fwd_bias' : 'lif_fwd', params, [], (f) => {
-    const [inp, bias, u, out, v, T, B, h, w, c, kh, kw, average] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].map((i) => f.param(i));
-    const [a0, r0, vl, thr] = [13, 14, 15, 16].map((i) => f.param(i));
-    const [n4, ho, wo, out4, b, t, oy, ox, ch4, ky, kx, k, inImg, uImg, outImg, o, row, j, c4] = i32s(f, 19);
-    const [vA0, vR0, vVl, vThr, one, area, acc, uu, msk] = Array.from({ length: 9 }, () => f.local('v128'));
-    // Byte sizes: n4 = one image, out4 = one pooled image, c4 = one pixel's channels.
-    f.get(h).get(w).i32Mul().get(c).i32Mul().i32Const(2).i32Shl().set(n4);
-    f.get(c).i32Const(2).i32Shl().set(c4);
-    f.get(h).get(kh).i32DivU().set(ho);
-    f.get(w).get(kw).i32DivU().set(wo);
-    f.get(ho).get(wo).i32Mul().get(c4).i32Mul().set(out4);
-    f.get(a0).f32x4Splat().set(vA0);
-    f.get(r0).f32x4Splat().set(vR0);
-    f.get(vl).f32x4Splat().set(vVl);
-    f.get(thr).f32x4Splat().set(vThr);
-    f.f32Const(1).f32x4Splat().set(one);
-    f.get(kh).get(kw).i32Mul().f32ConvertI32S().f32x4Splat().set(area);
-    f.forRange(b, 0, B, 1, () => {
-      f.forRange(k, 0, n4, 16, () => {
-        f.get(v).get(k).i32Add().v128Const0().v128Store();
-      });
-      f.forRange(t, 0, T, 1, () => {
-        // img = t * B + b; its input, potentials and (pooled) output.
-        f.get(t).get(B).i32Mul().get(b).i32Add().tee(k).get(n4).i32Mul().tee(j).get(inp).i32Add().set(inImg);
-        f.get(j).get(u).i32Add().set(uImg);
-        f.get(k).get(out4).i32Mul().get(out).i32Add().set(outImg);
-        f.forRange(oy, 0, ho, 1, () => {
-          f.forRange(ox, 0, wo, 1, () => {
-            f.get(oy).get(wo).i32Mul().get(ox).i32Add().get(c4).i32Mul().get(outImg).i32Add().set(o);
-            f.forRange(ch4, 0, c4, 16, () => {
-              f.v128Const0().set(acc);
-              f.forRange(ky, 0, kh, 1, () => {
-                // row = ((oy * kh + ky) * w + ox * kw) * c4 + ch4
-                f.get(oy).get(kh).i32Mul().get(ky).i32Add().get(w).i32Mul().get(ox).get(kw).i32Mul().i32Add().get(c4).i32Mul().get(ch4).i32Add().set(row);
-                f.forRange(kx, 0, kw, 1, () => {
-                  f.get(kx).get(c4).i32Mul().get(row).i32Add().set(j);
-                  // u = f(f(f(a0 * f(v - vl)) + vl) + f(r0 * x)), x = input (+ bias)
-                  f.get(vA0).get(v).get(j).i32Add().v128Load().get(vVl).f32x4Sub().f32x4Mul().get(vVl).f32x4Add();
-                  f.get(vR0).get(inImg).get(j).i32Add().v128Load();
-                  if (withBias) f.get(bias).get(ch4).i32Add().v128Load().f32x4Add();
-                  f.f32x4Mul().f32x4Add().set(uu);
-                  f.get(uImg).get(j).i32Add().get(uu).v128Store();
-                  f.get(uu).get(vThr).f32x4Gt().set(msk);
-                  f.get(acc).get(msk).get(one).v128And().f32x4Add().set(acc);
-                  // v = spike ? u - thr : u
-                  f.get(v).get(j).i32Add().get(uu).get(vThr).f32x4Sub().get(uu).get(msk).v128Bitselect().v128Store();
-                });
+  const f = new WasmFunction(withBias ? 'lif_fwd_bias' : 'lif_fwd', params, []);
+  const [inp, bias, u, out, v, T, B, h, w, c, kh, kw, average] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  const [a0, r0, vl, thr] = [13, 14, 15, 16];
+  const [n4, ho, wo, out4, b, t, oy, ox, ch4, ky, kx, k, inImg, uImg, outImg, o, row, j, c4] = i32s(f, 19);
+  const [vA0, vR0, vVl, vThr, one, area, acc, uu, msk] = Array.from({ length: 9 }, () => f.local('v128'));
+  // Byte sizes: n4 = one image, out4 = one pooled image, c4 = one pixel's channels.
+  f.get(h).get(w).op('i32.mul').get(c).op('i32.mul').i32(2).op('i32.shl').set(n4);
+  f.get(c).i32(2).op('i32.shl').set(c4);
+  f.get(h).get(kh).op('i32.div_u').set(ho);
+  f.get(w).get(kw).op('i32.div_u').set(wo);
+  f.get(ho).get(wo).op('i32.mul').get(c4).op('i32.mul').set(out4);
+  f.get(a0).op('f32x4.splat').set(vA0);
+  f.get(r0).op('f32x4.splat').set(vR0);
+  f.get(vl).op('f32x4.splat').set(vVl);
+  f.get(thr).op('f32x4.splat').set(vThr);
+  f.f32(1).op('f32x4.splat').set(one);
+  f.get(kh).get(kw).op('i32.mul', 'f32.convert_i32_s', 'f32x4.splat').set(area);
+  forRange(f, b, 0, B, 1, () => {
+    forRange(f, k, 0, n4, 16, () => {
+      f.get(v).get(k).op('i32.add').v128().mem('v128.store', 0, UNALIGNED);
+    });
+    forRange(f, t, 0, T, 1, () => {
+      // img = t * B + b; its input, potentials and (pooled) output.
+      f.get(t).get(B).op('i32.mul').get(b).op('i32.add').tee(k).get(n4).op('i32.mul').tee(j).get(inp).op('i32.add').set(inImg);
+      f.get(j).get(u).op('i32.add').set(uImg);
+      f.get(k).get(out4).op('i32.mul').get(out).op('i32.add').set(outImg);
+      forRange(f, oy, 0, ho, 1, () => {
+        forRange(f, ox, 0, wo, 1, () => {
+          f.get(oy).get(wo).op('i32.mul').get(ox).op('i32.add').get(c4).op('i32.mul').get(outImg).op('i32.add').set(o);
+          forRange(f, ch4, 0, c4, 16, () => {
+            f.v128().set(acc);
+            forRange(f, ky, 0, kh, 1, () => {
+              // row = ((oy * kh + ky) * w + ox * kw) * c4 + ch4
+              f.get(oy).get(kh).op('i32.mul').get(ky).op('i32.add').get(w).op('i32.mul').get(ox).get(kw).op('i32.mul', 'i32.add').get(c4).op('i32.mul').get(ch4).op('i32.add').set(row);
+              forRange(f, kx, 0, kw, 1, () => {
+                f.get(kx).get(c4).op('i32.mul').get(row).op('i32.add').set(j);
+                // u = f(f(f(a0 * f(v - vl)) + vl) + f(r0 * x)), x = input (+ bias)
+                f.get(vA0).get(v).get(j).op('i32.add').mem('v128.load', 0, UNALIGNED).get(vVl).op('f32x4.sub', 'f32x4.mul').get(vVl).op('f32x4.add');
+                f.get(vR0).get(inImg).get(j).op('i32.add').mem('v128.load', 0, UNALIGNED);
+                if (withBias) f.get(bias).get(ch4).op('i32.add').mem('v128.load', 0, UNALIGNED).op('f32x4.add');
+                f.op('f32x4.mul', 'f32x4.add').set(uu);
+                f.get(uImg).get(j).op('i32.add').get(uu).mem('v128.store', 0, UNALIGNED);
+                f.get(uu).get(vThr).op('f32x4.gt').set(msk);
+                f.get(acc).get(msk).get(one).op('v128.and', 'f32x4.add').set(acc);
+                // v = spike ? u - thr : u
+                f.get(v).get(j).op('i32.add').get(uu).get(vThr).op('f32x4.sub').get(uu).get(msk).op('v128.bitselect').mem('v128.store', 0, UNALIGNED);
               });
-              f.get(average).if(() => {
-                f.get(acc).get(area).f32x4Div().set(acc);
-              });
-              f.get(o).get(ch4).i32Add().get(acc).v128Store();
             });
+            f.get(average).if(() => {
+              f.get(acc).get(area).op('f32x4.div').set(acc);
+            });
+            f.get(o).get(ch4).op('i32.add').get(acc).mem('v128.store', 0, UNALIGNED);
           });
         });
       });
     });
   });
+  return f;
 }
 
 /** lif_bwd_atan / lif_bwd_fs: see LifBackwardArgs. Two neurons per step, float64 as the JS loop. */
-function buildBackward(m: ModuleBuilder, atan: boolean): void {
+function buildBackward(atan: boolean): WasmFunction {
   const params = ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f64', 'f64', 'f64', 'f64', 'f64', 'f64'] as const;
-  m.func(atan ? 'lif_bwd_atan' : 'lif_bwd_fs', params, [], (f) => {
-    const [u, gy, g, gv, T, B, h, w, c, kh, kw] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((i) => f.param(i));
-    const [scale, a0, r0, thr, k1, k2] = [11, 12, 13, 14, 15, 16].map((i) => f.param(i));
-    const [n4, ho, wo, out4, b, t, oy, ox, ch4, ky, kx, k, uImg, gImg, gyImg, o, row, j, c4] = i32s(f, 19);
-    const [vScale, vA0, vR0, vThr, vK1, vK2, one, x, d, gu, go] = Array.from({ length: 11 }, () => f.local('v128'));
-    f.get(h).get(w).i32Mul().get(c).i32Mul().i32Const(2).i32Shl().set(n4);
-    f.get(c).i32Const(2).i32Shl().set(c4);
-    f.get(h).get(kh).i32DivU().set(ho);
-    f.get(w).get(kw).i32DivU().set(wo);
-    f.get(ho).get(wo).i32Mul().get(c4).i32Mul().set(out4);
-    f.get(scale).f64x2Splat().set(vScale);
-    f.get(a0).f64x2Splat().set(vA0);
-    f.get(r0).f64x2Splat().set(vR0);
-    f.get(thr).f64x2Splat().set(vThr);
-    f.get(k1).f64x2Splat().set(vK1);
-    f.get(k2).f64x2Splat().set(vK2);
-    f.f64Const(1).f64x2Splat().set(one);
-    f.forRange(b, 0, B, 1, () => {
-      f.forRange(k, 0, n4, 16, () => {
-        f.get(gv).get(k).i32Add().v128Const0().v128Store();
-      });
-      f.forDown(t, T, () => {
-        f.get(t).get(B).i32Mul().get(b).i32Add().tee(k).get(n4).i32Mul().tee(j).get(u).i32Add().set(uImg);
-        f.get(j).get(g).i32Add().set(gImg);
-        f.get(k).get(out4).i32Mul().get(gy).i32Add().set(gyImg);
-        f.forRange(oy, 0, ho, 1, () => {
-          f.forRange(ox, 0, wo, 1, () => {
-            f.get(oy).get(wo).i32Mul().get(ox).i32Add().get(c4).i32Mul().get(gyImg).i32Add().set(o);
-            f.forRange(ch4, 0, c4, 8, () => {
-              // go = f(gy * scale), as a float64 pair
-              f.get(o).get(ch4).i32Add().v128Load64Zero().f64x2PromoteLowF32x4().get(vScale).f64x2Mul().f32x4DemoteF64x2Zero().f64x2PromoteLowF32x4().set(go);
-              f.forRange(ky, 0, kh, 1, () => {
-                f.get(oy).get(kh).i32Mul().get(ky).i32Add().get(w).i32Mul().get(ox).get(kw).i32Mul().i32Add().get(c4).i32Mul().get(ch4).i32Add().set(row);
-                f.forRange(kx, 0, kw, 1, () => {
-                  f.get(kx).get(c4).i32Mul().get(row).i32Add().set(j);
-                  f.get(uImg).get(j).i32Add().v128Load64Zero().f64x2PromoteLowF32x4().get(vThr).f64x2Sub().set(x);
-                  if (atan) {
-                    // z = kz x; d = (k / 2) / (1 + z z)
-                    f.get(vK1);
-                    f.get(vK2).get(x).f64x2Mul().tee(d).get(d).f64x2Mul().get(one).f64x2Add();
-                    f.f64x2Div().set(d);
-                  } else {
-                    // q = 1 + k |x|; d = 1 / (q q)
-                    f.get(one);
-                    f.get(vK1).get(x).f64x2Abs().f64x2Mul().get(one).f64x2Add().tee(d).get(d).f64x2Mul();
-                    f.f64x2Div().set(d);
-                  }
-                  // gu = go d + gv; g = f(gu r0); gv = f(gu a0)
-                  f.get(go).get(d).f64x2Mul().get(gv).get(j).i32Add().v128Load64Zero().f64x2PromoteLowF32x4().f64x2Add().set(gu);
-                  f.get(gImg).get(j).i32Add().get(gu).get(vR0).f64x2Mul().f32x4DemoteF64x2Zero().v128Store64Lane(0);
-                  f.get(gv).get(j).i32Add().get(gu).get(vA0).f64x2Mul().f32x4DemoteF64x2Zero().v128Store64Lane(0);
-                });
+  const f = new WasmFunction(atan ? 'lif_bwd_atan' : 'lif_bwd_fs', params, []);
+  const [u, gy, g, gv, T, B, h, w, c, kh, kw] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const [scale, a0, r0, thr, k1, k2] = [11, 12, 13, 14, 15, 16];
+  const [n4, ho, wo, out4, b, t, oy, ox, ch4, ky, kx, k, uImg, gImg, gyImg, o, row, j, c4] = i32s(f, 19);
+  const [vScale, vA0, vR0, vThr, vK1, vK2, one, x, d, gu, go] = Array.from({ length: 11 }, () => f.local('v128'));
+  f.get(h).get(w).op('i32.mul').get(c).op('i32.mul').i32(2).op('i32.shl').set(n4);
+  f.get(c).i32(2).op('i32.shl').set(c4);
+  f.get(h).get(kh).op('i32.div_u').set(ho);
+  f.get(w).get(kw).op('i32.div_u').set(wo);
+  f.get(ho).get(wo).op('i32.mul').get(c4).op('i32.mul').set(out4);
+  f.get(scale).op('f64x2.splat').set(vScale);
+  f.get(a0).op('f64x2.splat').set(vA0);
+  f.get(r0).op('f64x2.splat').set(vR0);
+  f.get(thr).op('f64x2.splat').set(vThr);
+  f.get(k1).op('f64x2.splat').set(vK1);
+  f.get(k2).op('f64x2.splat').set(vK2);
+  f.f64(1).op('f64x2.splat').set(one);
+  forRange(f, b, 0, B, 1, () => {
+    forRange(f, k, 0, n4, 16, () => {
+      f.get(gv).get(k).op('i32.add').v128().mem('v128.store', 0, UNALIGNED);
+    });
+    forDown(f, t, T, () => {
+      f.get(t).get(B).op('i32.mul').get(b).op('i32.add').tee(k).get(n4).op('i32.mul').tee(j).get(u).op('i32.add').set(uImg);
+      f.get(j).get(g).op('i32.add').set(gImg);
+      f.get(k).get(out4).op('i32.mul').get(gy).op('i32.add').set(gyImg);
+      forRange(f, oy, 0, ho, 1, () => {
+        forRange(f, ox, 0, wo, 1, () => {
+          f.get(oy).get(wo).op('i32.mul').get(ox).op('i32.add').get(c4).op('i32.mul').get(gyImg).op('i32.add').set(o);
+          forRange(f, ch4, 0, c4, 8, () => {
+            // go = f(gy * scale), as a float64 pair
+            f.get(o).get(ch4).op('i32.add').mem('v128.load64_zero', 0, UNALIGNED).op('f64x2.promote_low_f32x4').get(vScale).op('f64x2.mul', 'f32x4.demote_f64x2_zero', 'f64x2.promote_low_f32x4').set(go);
+            forRange(f, ky, 0, kh, 1, () => {
+              f.get(oy).get(kh).op('i32.mul').get(ky).op('i32.add').get(w).op('i32.mul').get(ox).get(kw).op('i32.mul', 'i32.add').get(c4).op('i32.mul').get(ch4).op('i32.add').set(row);
+              forRange(f, kx, 0, kw, 1, () => {
+                f.get(kx).get(c4).op('i32.mul').get(row).op('i32.add').set(j);
+                f.get(uImg).get(j).op('i32.add').mem('v128.load64_zero', 0, UNALIGNED).op('f64x2.promote_low_f32x4').get(vThr).op('f64x2.sub').set(x);
+                if (atan) {
+                  // z = kz x; d = (k / 2) / (1 + z z)
+                  f.get(vK1);
+                  f.get(vK2).get(x).op('f64x2.mul').tee(d).get(d).op('f64x2.mul').get(one).op('f64x2.add');
+                  f.op('f64x2.div').set(d);
+                } else {
+                  // q = 1 + k |x|; d = 1 / (q q)
+                  f.get(one);
+                  f.get(vK1).get(x).op('f64x2.abs', 'f64x2.mul').get(one).op('f64x2.add').tee(d).get(d).op('f64x2.mul');
+                  f.op('f64x2.div').set(d);
+                }
+                // gu = go d + gv; g = f(gu r0); gv = f(gu a0)
+                f.get(go).get(d).op('f64x2.mul').get(gv).get(j).op('i32.add').mem('v128.load64_zero', 0, UNALIGNED).op('f64x2.promote_low_f32x4', 'f64x2.add').set(gu);
+                f.get(gImg).get(j).op('i32.add').get(gu).get(vR0).op('f64x2.mul', 'f32x4.demote_f64x2_zero').laneMem('v128.store64_lane', 0, 0, UNALIGNED);
+                f.get(gv).get(j).op('i32.add').get(gu).get(vA0).op('f64x2.mul', 'f32x4.demote_f64x2_zero').laneMem('v128.store64_lane', 0, 0, UNALIGNED);
               });
             });
           });
@@ -200,66 +224,66 @@ function buildBackward(m: ModuleBuilder, atan: boolean): void {
       });
     });
   });
+  return f;
 }
 
 /** sparse_grad_4 / sparse_grad_16: see SparseGradArgs; output channels in blocks of 4 or 16. */
-function buildSparseGrad(m: ModuleBuilder, lanes: 1 | 4): void {
+function buildSparseGrad(lanes: 1 | 4): WasmFunction {
   const params = new Array<'i32'>(15).fill('i32');
-  m.func(lanes === 4 ? 'sparse_grad_16' : 'sparse_grad_4', params, [], (f) => {
-    const [x, n, h, w, cin, dy, ho, wo, cout, kh, kw, dh, dw, acc, list] = params.map((_, i) => f.param(i));
-    const [b, ci, y, xx, cnt, ky, kx, co, e, dyImg, wb, addr, xImg, cout4, hw, yLo, xLo, tapOff, end] = i32s(f, 19);
-    const sums = Array.from({ length: lanes }, () => f.local('v128'));
-    const val = f.local('v128');
-    const valF = f.local('f32');
-    f.get(cout).i32Const(2).i32Shl().set(cout4);
-    f.get(h).get(w).i32Mul().set(hw);
-    f.forRange(b, 0, n, 1, () => {
-      f.get(b).get(ho).i32Mul().get(wo).i32Mul().get(cout4).i32Mul().get(dy).i32Add().set(dyImg);
-      f.get(b).get(hw).i32Mul().get(cin).i32Mul().i32Const(2).i32Shl().get(x).i32Add().set(xImg);
-      f.forRange(ci, 0, cin, 1, () => {
-        // The sample's nonzeros of channel ci as 16-byte records at `list`: y, x, the address of
-        // dy at output (y, x) (valid for the taps that keep the output in range), value.
-        f.i32Const(0).set(cnt);
-        f.forRange(y, 0, h, 1, () => {
-          f.forRange(xx, 0, w, 1, () => {
-            f.get(y).get(w).i32Mul().get(xx).i32Add().get(cin).i32Mul().get(ci).i32Add().i32Const(2).i32Shl().get(xImg).i32Add().f32Load().tee(valF);
-            f.f32Const(0).f32Ne().if(() => {
-              f.get(cnt).i32Const(4).i32Shl().get(list).i32Add().tee(e).get(y).i32Store();
-              f.get(e).get(xx).i32Store(4);
-              f.get(e).get(y).get(wo).i32Mul().get(xx).i32Add().get(cout4).i32Mul().get(dyImg).i32Add().i32Store(8);
-              f.get(e).get(valF).f32Store(12);
-              f.get(cnt).i32Const(1).i32Add().set(cnt);
-            });
+  const f = new WasmFunction(lanes === 4 ? 'sparse_grad_16' : 'sparse_grad_4', params, []);
+  const [x, n, h, w, cin, dy, ho, wo, cout, kh, kw, dh, dw, acc, list] = params.map((_, i) => i);
+  const [b, ci, y, xx, cnt, ky, kx, co, e, dyImg, wb, addr, xImg, cout4, hw, yLo, xLo, tapOff, end] = i32s(f, 19);
+  const sums = Array.from({ length: lanes }, () => f.local('v128'));
+  const val = f.local('v128');
+  const valF = f.local('f32');
+  f.get(cout).i32(2).op('i32.shl').set(cout4);
+  f.get(h).get(w).op('i32.mul').set(hw);
+  forRange(f, b, 0, n, 1, () => {
+    f.get(b).get(ho).op('i32.mul').get(wo).op('i32.mul').get(cout4).op('i32.mul').get(dy).op('i32.add').set(dyImg);
+    f.get(b).get(hw).op('i32.mul').get(cin).op('i32.mul').i32(2).op('i32.shl').get(x).op('i32.add').set(xImg);
+    forRange(f, ci, 0, cin, 1, () => {
+      // The sample's nonzeros of channel ci as 16-byte records at `list`: y, x, the address of
+      // dy at output (y, x) (valid for the taps that keep the output in range), value.
+      f.i32(0).set(cnt);
+      forRange(f, y, 0, h, 1, () => {
+        forRange(f, xx, 0, w, 1, () => {
+          f.get(y).get(w).op('i32.mul').get(xx).op('i32.add').get(cin).op('i32.mul').get(ci).op('i32.add').i32(2).op('i32.shl').get(xImg).op('i32.add').mem('f32.load').tee(valF);
+          f.f32(0).op('f32.ne').if(() => {
+            f.get(cnt).i32(4).op('i32.shl').get(list).op('i32.add').tee(e).get(y).mem('i32.store');
+            f.get(e).get(xx).mem('i32.store', 4);
+            f.get(e).get(y).get(wo).op('i32.mul').get(xx).op('i32.add').get(cout4).op('i32.mul').get(dyImg).op('i32.add').mem('i32.store', 8);
+            f.get(e).get(valF).mem('f32.store', 12);
+            f.get(cnt).i32(1).op('i32.add').set(cnt);
           });
         });
-        f.get(cnt).i32Const(4).i32Shl().get(list).i32Add().set(end);
-        f.get(cnt).if(() => {
-          f.forRange(ky, 0, kh, 1, () => {
-            f.forRange(kx, 0, kw, 1, () => {
-              // Tap (ky, kx) maps input (y, x) to output (y - ky dh, x - kx dw): in range when
-              // y - yLo < ho and x - xLo < wo (unsigned), at dy address base - tapOff.
-              f.get(ky).get(dh).i32Mul().set(yLo);
-              f.get(kx).get(dw).i32Mul().set(xLo);
-              f.get(yLo).get(wo).i32Mul().get(xLo).i32Add().get(cout4).i32Mul().set(tapOff);
-              // wb = acc + ((ky * kw + kx) * cin + ci) * cout * 8
-              f.get(ky).get(kw).i32Mul().get(kx).i32Add().get(cin).i32Mul().get(ci).i32Add().get(cout).i32Mul().i32Const(3).i32Shl().get(acc).i32Add().set(wb);
-              f.forRange(co, 0, cout4, 16 * lanes, () => {
-                for (const s of sums) f.v128Const0().set(s);
-                f.forRangeFrom(e, list, end, 16, () => {
-                  f.get(e).i32Load().get(yLo).i32Sub().get(ho).i32LtU().get(e).i32Load(4).get(xLo).i32Sub().get(wo).i32LtU().i32And().if(() => {
-                    f.get(e).f32Load(12).f32x4Splat().set(val);
-                    f.get(e).i32Load(8).get(tapOff).i32Sub().get(co).i32Add().set(addr);
-                    sums.forEach((s, i) => {
-                      f.get(s).get(val).get(addr).v128Load(16 * i).f32x4Mul().f32x4Add().set(s);
-                    });
+      });
+      f.get(cnt).i32(4).op('i32.shl').get(list).op('i32.add').set(end);
+      f.get(cnt).if(() => {
+        forRange(f, ky, 0, kh, 1, () => {
+          forRange(f, kx, 0, kw, 1, () => {
+            // Tap (ky, kx) maps input (y, x) to output (y - ky dh, x - kx dw): in range when
+            // y - yLo < ho and x - xLo < wo (unsigned), at dy address base - tapOff.
+            f.get(ky).get(dh).op('i32.mul').set(yLo);
+            f.get(kx).get(dw).op('i32.mul').set(xLo);
+            f.get(yLo).get(wo).op('i32.mul').get(xLo).op('i32.add').get(cout4).op('i32.mul').set(tapOff);
+            // wb = acc + ((ky * kw + kx) * cin + ci) * cout * 8
+            f.get(ky).get(kw).op('i32.mul').get(kx).op('i32.add').get(cin).op('i32.mul').get(ci).op('i32.add').get(cout).op('i32.mul').i32(3).op('i32.shl').get(acc).op('i32.add').set(wb);
+            forRange(f, co, 0, cout4, 16 * lanes, () => {
+              for (const s of sums) f.v128().set(s);
+              forRange(f, e, list, end, 16, () => {
+                f.get(e).mem('i32.load').get(yLo).op('i32.sub').get(ho).op('i32.lt_u').get(e).mem('i32.load', 4).get(xLo).op('i32.sub').get(wo).op('i32.lt_u', 'i32.and').if(() => {
+                  f.get(e).mem('f32.load', 12).op('f32x4.splat').set(val);
+                  f.get(e).mem('i32.load', 8).get(tapOff).op('i32.sub').get(co).op('i32.add').set(addr);
+                  sums.forEach((s, i) => {
+                    f.get(s).get(val).get(addr).mem('v128.load', 16 * i, UNALIGNED).op('f32x4.mul', 'f32x4.add').set(s);
                   });
                 });
-                // acc[wb + co .. +4 lanes] += the float32 sums, widened to float64 pairs.
-                sums.forEach((s, i) => {
-                  f.get(co).i32Const(1).i32Shl().get(wb).i32Add().i32Const(32 * i).i32Add().set(addr);
-                  f.get(addr).get(addr).v128Load().get(s).f64x2PromoteLowF32x4().f64x2Add().v128Store();
-                  f.get(addr).get(addr).v128Load(16).get(s).get(s).i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).f64x2PromoteLowF32x4().f64x2Add().v128Store(16);
-                });
+              }, true);
+              // acc[wb + co .. +4 lanes] += the float32 sums, widened to float64 pairs.
+              sums.forEach((s, i) => {
+                f.get(co).i32(1).op('i32.shl').get(wb).op('i32.add').i32(32 * i).op('i32.add').set(addr);
+                f.get(addr).get(addr).mem('v128.load', 0, UNALIGNED).get(s).op('f64x2.promote_low_f32x4', 'f64x2.add').mem('v128.store', 0, UNALIGNED);
+                f.get(addr).get(addr).mem('v128.load', 16, UNALIGNED).get(s).get(s).shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).op('f64x2.promote_low_f32x4', 'f64x2.add').mem('v128.store', 16, UNALIGNED);
               });
             });
           });
@@ -267,46 +291,33 @@ function buildSparseGrad(m: ModuleBuilder, lanes: 1 | 4): void {
       });
     });
   });
+  return f;
 }
 
 /** copy_blocks: see CopyArgs (a layout change of the output gradient, 16 bytes per instruction). */
-function buildCopy(m: ModuleBuilder): void {
+function buildCopy(): WasmFunction {
   const params = new Array<'i32'>(9).fill('i32');
-  m.func('copy_blocks', params, [], (f) => {
-    const [src, dst, bytes, n1, s1, d1, n2, s2, d2] = params.map((_, i) => f.param(i));
-    const [i, j, k, from, to] = i32s(f, 5);
-    f.forRange(i, 0, n1, 1, () => {
-      f.forRange(j, 0, n2, 1, () => {
-        f.get(i).get(s1).i32Mul().get(j).get(s2).i32Mul().i32Add().get(src).i32Add().set(from);
-        f.get(i).get(d1).i32Mul().get(j).get(d2).i32Mul().i32Add().get(dst).i32Add().set(to);
-        f.forRange(k, 0, bytes, 16, () => {
-          f.get(to).get(k).i32Add().get(from).get(k).i32Add().v128Load().v128Store();
-        });
+  const f = new WasmFunction('copy_blocks', params, []);
+  const [src, dst, bytes, n1, s1, d1, n2, s2, d2] = params.map((_, i) => i);
+  const [i, j, k, from, to] = i32s(f, 5);
+  forRange(f, i, 0, n1, 1, () => {
+    forRange(f, j, 0, n2, 1, () => {
+      f.get(i).get(s1).op('i32.mul').get(j).get(s2).op('i32.mul', 'i32.add').get(src).op('i32.add').set(from);
+      f.get(i).get(d1).op('i32.mul').get(j).get(d2).op('i32.mul', 'i32.add').get(dst).op('i32.add').set(to);
+      forRange(f, k, 0, bytes, 16, () => {
+        f.get(to).get(k).op('i32.add').get(from).get(k).op('i32.add').mem('v128.load', 0, UNALIGNED).mem('v128.store', 0, UNALIGNED);
       });
     });
   });
-}
-
-/** The WebAssembly API as used here (this project's TS libs have no DOM lib, so no WebAssembly types). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { readonly exports: object };
-  Memory: abstract new (...args: never[]) => object;
+  return f;
 }
 
 let compiled: object | null = null;
 
 function compile(api: WasmApi): object {
   if (!compiled) {
-    const m = new ModuleBuilder();
-    buildForward(m, false);
-    buildForward(m, true);
-    buildBackward(m, true);
-    buildBackward(m, false);
-    buildSparseGrad(m, 1);
-    buildSparseGrad(m, 4);
-    buildCopy(m);
-    compiled = new api.Module(m.bytes());
+    const fns = [buildForward(false), buildForward(true), buildBackward(true), buildBackward(false), buildSparseGrad(1), buildSparseGrad(4), buildCopy()];
+    compiled = new api.Module(assembleModule(fns));
   }
   return compiled;
 }
@@ -323,7 +334,7 @@ let unsupported = false;
 
 /** The kernels over the current tfjs backend's heap, or null (not the wasm backend, or no wasm SIMD here). */
 export function wasmKernels(): WasmKernels | null {
-  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  const api = wasmApi();
   if (unsupported || !api || tf.getBackend() !== 'wasm') return null;
   const memory = (tf.backend() as unknown as { wasm?: EmscriptenModule }).wasm?.asm?.memory;
   if (!(memory instanceof api.Memory)) return null;

@@ -1,16 +1,16 @@
 /**
- * The WebAssembly kernels against the JavaScript they replace: the emitter on its own, every step
- * kernel variant against stepList (neuron.ts), every leak variant against the zero-input step, bit
- * for bit (Object.is, so even the sign of a zero counts), on random values plus the edge values
- * of the float32 arguments in StepKernel's comment (thr, 2 * thr and their neighbours, ±0,
- * subnormals). The equivalence tests cover the scatter kernels through whole graphs.
+ * The WebAssembly kernels against the JavaScript they replace: every step kernel variant against
+ * stepList (neuron.ts), every leak variant against the zero-input step, bit for bit (Object.is, so
+ * even the sign of a zero counts), on random values plus the edge values of the float32 arguments
+ * in StepKernel's comment (thr, 2 * thr and their neighbours, ±0, subnormals). The equivalence
+ * tests cover the scatter kernels through whole graphs; the emitter's own tests are in
+ * test/wasm/assembler.test.ts.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { IFNode, LIFNode } from '../../src/snn/graph.js';
 import { FORM_DECAY, FORM_EULER, FORM_IF, integrate, neuronArrays, quiescent, quiescentInterval, stepList, type NeuronArrays, type NeuronForm } from '../../src/snn/neuron.js';
 import { compressTable, leakKey, loadSparseKernels, stepKey, type SparseKernels, type StepVariant } from '../../src/snn/sparse-kernels.js';
-import { assembleModule, WasmFunction } from '../../src/snn/wasm-assembler.js';
 import { WasmArena } from '../../src/snn/wasm-arena.js';
 
 const f = Math.fround;
@@ -24,40 +24,6 @@ function nextF32(x: number, dir: 1 | -1): number {
   u[0] += (x > 0) === (dir > 0) ? 1 : -1;
   return b[0];
 }
-
-function instantiate(fns: WasmFunction[]): Record<string, (...args: number[]) => number> {
-  const arena = new WasmArena(65536);
-  const api = (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => object; Instance: new (m: object, i: object) => { exports: object } } }).WebAssembly;
-  return new api.Instance(new api.Module(assembleModule(fns)), { env: { memory: arena.memory } }).exports as Record<string, (...args: number[]) => number>;
-}
-
-describe('wasm-assembler', () => {
-  it('encodes constants (multi-byte LEB128, float bits), locals, nested labels and loops', () => {
-    const consts = new WasmFunction('consts', ['i32'], ['i32']);
-    consts.get(0).i32(-1_000_000).op('i32.add');
-    const fl = new WasmFunction('fl', [], ['f32']);
-    fl.f32(0.1);
-    const sum = new WasmFunction('sum', ['i32'], ['i32']);
-    // Sum of 1..n, skipping multiples of 4, with a break-out block around a loop.
-    const i = sum.local('i32');
-    const acc = sum.local('i32');
-    sum.block((exit) => sum.loop((top) => {
-      sum.get(i).get(0).op('i32.ge_s').brIf(exit);
-      sum.get(i).i32(1).op('i32.add').set(i);
-      sum.block((skip) => {
-        sum.get(i).i32(3).op('i32.and').op('i32.eqz').brIf(skip); // skip multiples of 4
-        sum.get(acc).get(i).op('i32.add').set(acc);
-      });
-      sum.br(top);
-    }));
-    sum.get(acc);
-    const ex = instantiate([consts, fl, sum]);
-    expect(ex.consts(7)).toBe(7 - 1_000_000);
-    expect(ex.fl()).toBe(f(0.1));
-    const want = (n: number) => Array.from({ length: n }, (_, k) => k + 1).filter((k) => k % 4 !== 0).reduce((a, b) => a + b, 0);
-    for (const n of [0, 1, 4, 10, 1000]) expect(ex.sum(n)).toBe(want(n));
-  });
-});
 
 interface Setup {
   readonly k: SparseKernels;

@@ -1,6 +1,7 @@
 /**
- * The WebAssembly API as the sparse engine uses it: not in this project's TS libs (no DOM lib), and
- * absent on hosts without WebAssembly (node --jitless), where the engine runs its JavaScript paths.
+ * The WebAssembly API as this project uses it (the sparse engine's kernels and arena, the trainer's
+ * kernels): not in this project's TS libs (no DOM lib), and absent on hosts without WebAssembly
+ * (node --jitless), where the callers run their JavaScript paths.
  */
 export interface WasmMemory {
   readonly buffer: ArrayBuffer;

@@ -1,18 +1,20 @@
 /**
- * A minimal WebAssembly binary emitter for the sparse engine's kernels (sparse-kernels.ts): one
- * module importing one memory, functions built instruction by instruction with named opcodes and
+ * A minimal WebAssembly binary emitter, shared by the sparse engine's kernels (snn/sparse-kernels.ts)
+ * and the trainer's SIMD kernels (train/wasm-kernels.ts): one module importing one memory ("env"
+ * "memory"), functions built instruction by instruction with the text format's opcode names and
  * structured labels, encoded to bytes that `new WebAssembly.Module` compiles.
  *
  * Why hand-assembled WebAssembly at all: the kernels' float32 arithmetic is the product, and in
  * JavaScript every float32 operation is a float64 operation plus a Math.fround round trip (two
  * conversions, on the latency chain), while WebAssembly has native f32 and f32x4 instructions with
  * the same IEEE-754 rounding, so the results are bit for bit those of the JS definition in
- * neuron.ts at a fraction of the cost. Why not a toolchain (wat2wasm, AssemblyScript, clang): the
- * kernels are a few hundred instructions; an emitter of a few hundred lines keeps the build a
- * plain `tsc` and the kernels readable next to the JS they must match.
+ * neuron.ts at a fraction of the cost (the trainer's loops likewise, in float32 and float64 lanes).
+ * Why not a toolchain (wat2wasm, AssemblyScript, clang): the kernels are a few hundred instructions
+ * each; an emitter of a few hundred lines keeps the build a plain `tsc` and the kernels readable
+ * next to the JS they must match. Nothing here imports tfjs or engine code: both sides use it.
  *
  * Only what the kernels use is here; opcodes are those of the WebAssembly 2.0 spec (core + fixed-
- * width SIMD, section 5.4).
+ * width SIMD, section 5.4). A module that does not validate fails at `new WebAssembly.Module`.
  */
 
 export type WasmType = 'i32' | 'i64' | 'f32' | 'f64' | 'v128';
@@ -27,17 +29,20 @@ const PLAIN = {
   'f32.eq': [0x5b], 'f32.ne': [0x5c], 'f32.lt': [0x5d], 'f32.gt': [0x5e], 'f32.le': [0x5f], 'f32.ge': [0x60],
   'f64.eq': [0x61], 'f64.ne': [0x62], 'f64.lt': [0x63], 'f64.gt': [0x64], 'f64.le': [0x65], 'f64.ge': [0x66],
   'i32.clz': [0x67], 'i32.ctz': [0x68], 'i32.popcnt': [0x69], 'i32.add': [0x6a], 'i32.sub': [0x6b], 'i32.mul': [0x6c],
-  'i32.and': [0x71], 'i32.or': [0x72], 'i32.xor': [0x73], 'i32.shl': [0x74], 'i32.shr_s': [0x75], 'i32.shr_u': [0x76],
+  'i32.div_u': [0x6e], 'i32.and': [0x71], 'i32.or': [0x72], 'i32.xor': [0x73], 'i32.shl': [0x74], 'i32.shr_s': [0x75], 'i32.shr_u': [0x76],
   'f32.abs': [0x8b], 'f32.neg': [0x8c], 'f32.floor': [0x8e], 'f32.add': [0x92], 'f32.sub': [0x93], 'f32.mul': [0x94], 'f32.div': [0x95],
   'f64.abs': [0x99], 'f64.add': [0xa0], 'f64.sub': [0xa1], 'f64.mul': [0xa2],
   'f32.convert_i32_s': [0xb2], 'f64.convert_i32_s': [0xb7], 'f64.promote_f32': [0xbb],
   'i32.reinterpret_f32': [0xbc], 'f32.reinterpret_i32': [0xbe],
   'v128.any_true': [0xfd, 0x53], 'v128.bitselect': [0xfd, 0x52], 'v128.and': [0xfd, 0x4e], 'i32x4.bitmask': [0xfd, 0xa4, 0x01],
   'f32x4.floor': [0xfd, 0x68], 'f32x4.div': [0xfd, 0xe7, 0x01], 'i8x16.swizzle': [0xfd, 0x0e],
-  'i32x4.splat': [0xfd, 0x11], 'f32x4.splat': [0xfd, 0x13],
+  'i32x4.splat': [0xfd, 0x11], 'f32x4.splat': [0xfd, 0x13], 'f64x2.splat': [0xfd, 0x14],
   'f32x4.eq': [0xfd, 0x41], 'f32x4.ne': [0xfd, 0x42], 'f32x4.lt': [0xfd, 0x43], 'f32x4.gt': [0xfd, 0x44], 'f32x4.le': [0xfd, 0x45], 'f32x4.ge': [0xfd, 0x46],
   'i32x4.add': [0xfd, 0xae, 0x01], 'i32x4.sub': [0xfd, 0xb1, 0x01],
   'f32x4.add': [0xfd, 0xe4, 0x01], 'f32x4.sub': [0xfd, 0xe5, 0x01], 'f32x4.mul': [0xfd, 0xe6, 0x01], 'f32x4.pmax': [0xfd, 0xeb, 0x01],
+  'f32x4.demote_f64x2_zero': [0xfd, 0x5e], 'f64x2.promote_low_f32x4': [0xfd, 0x5f],
+  'f64x2.abs': [0xfd, 0xec, 0x01], 'f64x2.add': [0xfd, 0xf0, 0x01], 'f64x2.sub': [0xfd, 0xf1, 0x01], 'f64x2.mul': [0xfd, 0xf2, 0x01],
+  'f64x2.div': [0xfd, 0xf3, 0x01],
 } as const;
 
 export type PlainOp = keyof typeof PLAIN;
@@ -47,9 +52,27 @@ const MEMORY = {
   'i32.load': [[0x28], 2], 'f32.load': [[0x2a], 2], 'f64.load': [[0x2b], 3],
   'i32.store': [[0x36], 2], 'f32.store': [[0x38], 2], 'f64.store': [[0x39], 3],
   'v128.load': [[0xfd, 0x00], 4], 'v128.store': [[0xfd, 0x0b], 4], 'v128.load32_zero': [[0xfd, 0x5c], 2],
+  'v128.load64_zero': [[0xfd, 0x5d], 3],
 } as const satisfies Record<string, readonly [readonly number[], number]>;
 
 export type MemoryOp = keyof typeof MEMORY;
+
+/** Single-lane loads/stores ([address, vector] -> vector / nothing): SIMD opcode and natural alignment. */
+const LANE_MEMORY = {
+  'v128.load32_lane': [0x56, 2], 'v128.store32_lane': [0x5a, 2], 'v128.store64_lane': [0x5b, 3],
+} as const satisfies Record<string, readonly [number, number]>;
+
+export type LaneMemoryOp = keyof typeof LANE_MEMORY;
+
+const ZERO_V128: readonly number[] = new Array<number>(16).fill(0);
+
+/** The memarg: `align` (log2 bytes) is a hint, which may not exceed the access's natural alignment. */
+function memarg(natural: number, align: number | undefined, offset: number, out: number[]): void {
+  const a = align ?? natural;
+  if (!Number.isInteger(a) || a < 0 || a > natural) throw new RangeError(`wasm assembler: alignment 2^${a} exceeds the access's natural 2^${natural}`);
+  uleb(a, out);
+  uleb(offset, out);
+}
 
 /** A branch target created by block/loop; only valid inside the callback that received it. */
 export interface Label {
@@ -138,20 +161,37 @@ export class WasmFunction {
     return this;
   }
 
-  /** A load or store with a constant byte offset added to the address on the stack. */
-  mem(o: MemoryOp, offset = 0): this {
-    const [enc, align] = MEMORY[o];
-    this.code.push(...enc);
-    uleb(align, this.code);
-    uleb(offset, this.code);
+  /** v128.const (16 bytes, little-endian lanes; all zero by default). */
+  v128(bytes: readonly number[] = ZERO_V128): this {
+    if (bytes.length !== 16) throw new RangeError(`wasm assembler: v128.const takes 16 bytes, got ${bytes.length}`);
+    this.code.push(0xfd, 0x0c, ...bytes);
     return this;
   }
 
-  /** v128.load32_lane / v128.store32_lane of lane i: [address, vector] -> vector / nothing. */
-  laneMem(o: 'v128.load32_lane' | 'v128.store32_lane', i: number, offset = 0): this {
-    this.code.push(0xfd, o === 'v128.load32_lane' ? 0x56 : 0x5a);
-    uleb(2, this.code);
-    uleb(offset, this.code);
+  /** i8x16.shuffle of the two vectors on the stack: byte i of the result is byte lanes[i] of a:b (0..31). */
+  shuffle(lanes: readonly number[]): this {
+    if (lanes.length !== 16) throw new RangeError(`wasm assembler: i8x16.shuffle takes 16 lane indices, got ${lanes.length}`);
+    this.code.push(0xfd, 0x0d, ...lanes);
+    return this;
+  }
+
+  /**
+   * A load or store with a constant byte offset added to the address on the stack. `align` (log2
+   * bytes, default natural) only promises alignment: the trainer's kernels declare 0 for addresses
+   * that need not be aligned.
+   */
+  mem(o: MemoryOp, offset = 0, align?: number): this {
+    const [enc, natural] = MEMORY[o];
+    this.code.push(...enc);
+    memarg(natural, align, offset, this.code);
+    return this;
+  }
+
+  /** A single-lane load/store of lane i: [address, vector] -> vector / nothing; offset and align as mem(). */
+  laneMem(o: LaneMemoryOp, i: number, offset = 0, align?: number): this {
+    const [opcode, natural] = LANE_MEMORY[o];
+    this.code.push(0xfd, opcode);
+    memarg(natural, align, offset, this.code);
     this.code.push(i);
     return this;
   }
