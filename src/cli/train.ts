@@ -81,6 +81,7 @@ interface TrainCmdOptions {
   checkpointEvery: number;
   keepCheckpoint?: boolean;
   backend?: BackendName;
+  threads?: number;
   test: boolean;
   verbose?: boolean;
   json?: boolean;
@@ -129,6 +130,7 @@ export function registerTrain(program: Command): void {
     .option('--checkpoint-every <steps>', 'steps between checkpoints (also after every epoch; 0 = epochs only)', parseNonNegativeInt, 200)
     .option('--keep-checkpoint', 'keep the checkpoint after the run completes')
     .addOption(new Option('--backend <b>', 'tfjs backend (default: tensorflow if installed, else wasm, else cpu)').choices(BACKEND_NAMES as string[]))
+    .option('--threads <n>', 'threads computing each batch: this one plus gradient workers (default: one per core; 1 = this thread only); results do not depend on it', parsePositiveInt)
     .option('--no-test', 'skip the final evaluation on Test/')
     .option('--verbose', 'print every ESL update')
     .option('--json', 'print the result as JSON')
@@ -137,6 +139,8 @@ export function registerTrain(program: Command): void {
       const log = (line: string) => err.write(`${line}\n`);
       let opts: TrainRunOptions | { resume: string };
       if (o.resume) {
+        // A resumed run takes every setting from its checkpoint, the thread count included.
+        if (o.threads !== undefined) throw new CliError('train: --threads cannot be combined with --resume (the run keeps the settings in its checkpoint)');
         opts = { resume: o.resume };
       } else {
         if (!o.data) throw new CliError('train: --data DIR|synthetic is required (or --resume CHECKPOINT)');
@@ -161,7 +165,7 @@ export function registerTrain(program: Command): void {
           detachReset: o.detachReset, out, name: o.name ?? out.replace(/^.*[\\/]/, '').replace(/\.msgpack$/, ''),
           ...(o.init ? { init: resolve(o.init) } : {}),
           checkpoint: resolve(o.checkpoint ?? `${out}.ckpt`), checkpointEvery: o.checkpointEvery, keepCheckpoint: o.keepCheckpoint ?? false,
-          ...(o.backend ? { backend: o.backend } : {}), evalTest: o.test,
+          ...(o.backend ? { backend: o.backend } : {}), ...(o.threads !== undefined ? { threads: o.threads } : {}), evalTest: o.test,
           command: ['spikestream', ...process.argv.slice(2)].join(' '),
         };
       }

@@ -1,8 +1,8 @@
 /**
  * `spikestream train` and `eval` end to end on a small synthetic N-MNIST folder: the model file
  * and its training record, eval's report agreeing with training's own test accuracy, a run killed
- * with SIGKILL resuming from its last checkpoint to the same weights as an uninterrupted run, and
- * one-line errors for bad invocations.
+ * with SIGKILL resuming from its last checkpoint to the same weights as an uninterrupted run,
+ * --threads 1 and 2 training the same model bit for bit, and one-line errors for bad invocations.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesizeNmnist } from '../../src/data/nmnist-synth.js';
 import { readModelFile } from '../../src/model/model-file.js';
 import { isWeighted } from '../../src/snn/graph.js';
+import { readCheckpoint } from '../../src/train/checkpoint.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -113,6 +114,29 @@ describe('spikestream train / eval', () => {
     expect(b).toEqual(a);
   }, 120_000);
 
+  it('--threads 1 and --threads 2 train the same model bit for bit, and the run records the thread count', async () => {
+    // Batch 32 over the 24 training samples: two chunks (16 + 8), so with 2 threads a gradient
+    // worker computes one of them.
+    const args = ['--data', data, '--density', '0.3', '--rule', 'gradient', '--val-fraction', '0', '--no-test', ...TRAIN, '--batch', '32', '--name', 'threads', '--keep-checkpoint'];
+    const models = [];
+    for (const threads of ['1', '2']) {
+      const out = join(dir, `threads-${threads}.msgpack`);
+      const r = await run('train', ...args, '--threads', threads, '--out', out);
+      expect(r.code, r.err).toBe(0);
+      expect((await readCheckpoint(`${out}.ckpt`)).run).toMatchObject({ threads: Number(threads) });
+      models.push(await readModelFile(out));
+    }
+    const [a, b] = models;
+    const bytes = (m: typeof a) => weightsOf(m).map((w) => Buffer.from(w.buffer, w.byteOffset, w.byteLength).toString('hex'));
+    expect(bytes(b)).toEqual(bytes(a));
+    // Everything but the creation time and the training record (timing, command line): graph
+    // (weights, masks, biases), labels, input.
+    expect({ ...b, created: undefined, training: undefined }).toEqual({ ...a, created: undefined, training: undefined });
+    const losses = (m: typeof a) => (m.training?.history as { epochs: { loss: number }[] }).epochs.map((e) => e.loss);
+    expect(losses(b)).toEqual(losses(a));
+    expect(losses(a)).toHaveLength(2);
+  }, 120_000);
+
   it('bad invocations fail with one clear line', async () => {
     const noData = await run('train', '--out', join(dir, 'x.msgpack'));
     expect(noData.code).not.toBe(0);
@@ -123,6 +147,14 @@ describe('spikestream train / eval', () => {
     expect(dense.err).toMatch(/needs --density below 1/);
     const noTest = await run('eval', '--model', join(dir, 'esl.msgpack'), '--data', join(data, 'Train'));
     expect(noTest.err).toMatch(/no Test\/ folder/);
-    for (const r of [noData, prune, dense, noTest]) expect(r.err.trim().split('\n')).toHaveLength(1);
+    const resumeThreads = await run('train', '--resume', join(dir, 'x.ckpt'), '--threads', '2');
+    expect(resumeThreads.err).toMatch(/--threads cannot be combined with --resume/);
+    for (const r of [noData, prune, dense, noTest, resumeThreads]) expect(r.err.trim().split('\n')).toHaveLength(1);
+    // Malformed option values: commander's error line first (then the command's usage).
+    for (const bad of ['0', '1.5', 'two']) {
+      const t = await run('train', '--data', data, '--threads', bad, '--out', join(dir, 'x.msgpack'));
+      expect(t.code).not.toBe(0);
+      expect(t.err.split('\n')[0]).toBe(`error: option '--threads <n>' argument '${bad}' is invalid. expected a positive integer, got "${bad}"`);
+    }
   });
 });
