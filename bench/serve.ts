@@ -463,6 +463,8 @@ async function main(): Promise<void> {
         ...common, clients: c, model: 'downsample 640x480 -> 160x120, conv 2->8 k4 s2, IF, sumpool 2, linear 9048->10, IF @ density 0.1, 1 ms bins',
         spike_rates: lat.rates, rate_per_stream: rate, achieved_rate_per_stream: Math.round(l.achievedRate), decisionUs: 10_000, windowUs: 50_000,
         samples: l.samples, server_dropped_fraction: Number(l.droppedFraction.toFixed(4)),
+        // Latency tails follow the machine's load more than anything: say what it was.
+        loadavg: loadavg().map((v) => Number(v.toFixed(1))),
       };
       const suffix = c === clients ? '' : `_${c}_streams`;
       emit(`serve.latency_p50${suffix}`, l.p50 ?? NaN, 'ms', tag);
