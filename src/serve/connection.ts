@@ -20,7 +20,8 @@ import type { EventBatch } from '../events/batch.js';
 import { DecodeError } from '../events/decode-error.js';
 import { ProtocolError } from '../stream/protocol-error.js';
 import {
-  decodeFrame, eventsMessageToBatch, initRawDecode, parseEventsMessage, parseRawMessage, rawMessageToBatch, type AnyMessage, type RawDecodeState,
+  decodeFrame, eventsMessageToBatch, initRawDecode, parseEventsMessage, parseRawMessage, rawMessageToBatch, type AnyMessage,
+  type EventsToBatchOptions, type RawDecodeState,
 } from '../stream/protocol-events.js';
 import type { Logger } from './logger.js';
 import type { ServeLimits } from './limits.js';
@@ -34,6 +35,7 @@ import type { ServedModel } from './served-model.js';
 import { closeCodeFor, isServeError, ServeError } from './serve-error.js';
 import { resolveSessionSettings } from './session-options.js';
 import { Session, type SessionContext, type SessionSink } from './session.js';
+import { wellFormedEvents } from './well-formed-events.js';
 
 export interface ConnectionContext {
   readonly limits: ServeLimits;
@@ -79,6 +81,8 @@ export class Connection implements SessionSink {
    * straight into the session's pooled storage, so decoding allocates nothing per message.
    */
   private raw: RawDecodeState = initRawDecode({ reuseOutput: true });
+  /** The session's options for eventsMessageToBatch (built once). */
+  private toBatch: EventsToBatchOptions | undefined;
   private readonly helloTimer: NodeJS.Timeout;
   private readonly idleTimer: NodeJS.Timeout;
   private stalledSince: number | undefined;
@@ -343,17 +347,19 @@ export class Connection implements SessionSink {
   private dispatch(s: Session, m: AnyMessage, at: number): void {
     switch (m.type) {
       case 'events': {
-        const msg = parseEventsMessage(m);
-        let clock: number | undefined;
-        if (m.clock !== undefined) {
-          const r = clockSchema.safeParse(m.clock);
-          if (!r.success) throw new ServeError('BAD_MESSAGE', describeIssues('events.clock', r.error.issues));
-          clock = r.data;
+        let msg = wellFormedEvents(m);
+        let clock = msg === undefined ? undefined : (m.clock as number | undefined);
+        if (msg === undefined) {
+          // Something is off: the schemas say what.
+          msg = parseEventsMessage(m);
+          if (m.clock !== undefined) {
+            const r = clockSchema.safeParse(m.clock);
+            if (!r.success) throw new ServeError('BAD_MESSAGE', describeIssues('events.clock', r.error.issues));
+            clock = r.data;
+          }
         }
-        const batch = eventsMessageToBatch(msg, {
-          width: s.settings.sensor.width, height: s.settings.sensor.height, limits: { maxEventsPerMessage: this.ctx.limits.maxEventsPerMessage },
-          alloc: s.pool.alloc,
-        });
+        this.toBatch ??= { width: s.settings.sensor.width, height: s.settings.sensor.height, limits: { maxEventsPerMessage: this.ctx.limits.maxEventsPerMessage }, alloc: s.pool.alloc };
+        const batch = eventsMessageToBatch(msg, this.toBatch);
         s.pushEvents(clock === undefined ? batch : { t: batch.t, x: batch.x, y: batch.y, p: batch.p, clockUs: clock }, at);
         return;
       }

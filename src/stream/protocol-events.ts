@@ -150,7 +150,7 @@ const SHARED_BUFFER_MAX_EVENTS = 4096;
  * second pass name the first bad event.
  */
 export function eventsMessageToBatch(msg: EventsMessage, options: EventsToBatchOptions = {}): ClockedBatch {
-  const limits = { ...DEFAULT_PROTOCOL_LIMITS, ...(options.limits ?? {}) };
+  const maxEvents = options.limits?.maxEventsPerMessage ?? DEFAULT_PROTOCOL_LIMITS.maxEventsPerMessage;
   const n = msg.p.length;
   if (msg.t.length !== 4 * n || msg.x.length !== 2 * n || msg.y.length !== 2 * n) {
     throw new ProtocolError('BAD_MESSAGE', `events: column lengths disagree (p has ${n} events, so t needs ${4 * n} bytes, x and y ${2 * n}; got t=${msg.t.length}, x=${msg.x.length}, y=${msg.y.length})`);
@@ -158,8 +158,8 @@ export function eventsMessageToBatch(msg: EventsMessage, options: EventsToBatchO
   if (!Number.isInteger(msg.t0) || Math.abs(msg.t0) > MAX_T0) {
     throw new ProtocolError('BAD_MESSAGE', `events.t0: expected an integer number of microseconds within +-2^53 - 2^31, got ${msg.t0}`);
   }
-  if (n > limits.maxEventsPerMessage) {
-    throw new ProtocolError('TOO_LARGE', `events: ${n} events in one message (limit ${limits.maxEventsPerMessage})`);
+  if (n > maxEvents) {
+    throw new ProtocolError('TOO_LARGE', `events: ${n} events in one message (limit ${maxEvents})`);
   }
   if (n === 0) return heartbeat(msg.t0);
   let t: Float64Array, x: Uint16Array, y: Uint16Array, p: Uint8Array;
