@@ -102,6 +102,22 @@ describe('in-place filters', () => {
       expect(chain.apply(copy(b), true)).toEqual(expected);
     }), { numRuns: 100, seed: 5 });
   });
+
+  it('an event outside the sensor fails in place with the allocating filter\'s error', () => {
+    const chain = createFilterChain([{ op: 'downsample', width: 10, height: 10 }], { width: 40, height: 40 }, 1 << 20);
+    const b: EventBatch = { t: Float64Array.of(1, 2, 3), x: Uint16Array.of(5, 45, 7), y: Uint16Array.of(5, 6, 7), p: Uint8Array.of(1, 0, 1) };
+    const message = (f: () => unknown): string => {
+      try {
+        f();
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    const expected = message(() => chain.apply(copy(b), false));
+    expect(expected).toMatch(/outside/);
+    expect(message(() => chain.apply(copy(b), true))).toBe(expected);
+  });
 });
 
 const NMNIST = 'events/tonic/sample_nmnist.bin';
