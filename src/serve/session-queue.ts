@@ -26,6 +26,9 @@ export interface ControlItem {
 
 export type QueueItem = EventsItem | ControlItem;
 
+/** Placeholder for consumed items (drops the reference to their batch). */
+const SPENT: QueueItem = Object.freeze({ kind: 'reset', at: 0 });
+
 const isSpent = (it: QueueItem): boolean => it.kind === 'events' && it.off >= it.batch.t.length && clockOf(it.batch) === undefined;
 
 export class SessionQueue {
@@ -122,8 +125,15 @@ export class SessionQueue {
   }
 
   private advance(): void {
-    this.head++;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
+    // The consumed item is let go at once: kept in the array until the next compaction, each
+    // batch lived long enough to be promoted to V8's old generation, whose growth then set off
+    // the mark-compacts that made the server's latency tail.
+    this.items[this.head++] = SPENT;
+    if (this.head === this.items.length) {
+      this.items.length = 0;
+      this.dropFrom = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.dropFrom = Math.max(0, this.dropFrom - this.head);
       this.head = 0;

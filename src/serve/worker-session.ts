@@ -76,7 +76,8 @@ export class WorkerSession implements SliceWorker {
           pipe.run(deadline, this.emit);
         } else {
           if (this.head >= this.inbox.length) break;
-          const it = this.inbox[this.head++];
+          const it = this.inbox[this.head];
+          this.inbox[this.head++] = TAKEN; // let it go now (see session-queue.ts advance)
           this.done++;
           if (it.k === 'ev') {
             let b: ClockedBatch = EMPTY;
@@ -152,6 +153,8 @@ export class WorkerSession implements SliceWorker {
     }
   }
 }
+
+const TAKEN: WorkItem = Object.freeze({ k: 'reset' });
 
 const EMPTY: EventBatch = Object.freeze({ t: new Float64Array(0), x: new Uint16Array(0), y: new Uint16Array(0), p: new Uint8Array(0) });
 
