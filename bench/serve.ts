@@ -24,13 +24,17 @@
  * streams; --workers sets the server's pipeline worker threads (default: the server's own).
  * BENCH_DEBUG=1 prints the server's event-loop utilisation, queues, drops, GC pauses and CPU per
  * thread every half second; BENCH_SERVER_FLAGS passes node flags to the server (e.g. --trace-gc);
- * BENCH_SERVER_PROF=DIR writes its CPU profiles there.
+ * BENCH_SERVER_PROF=DIR writes its CPU profiles there, BENCH_ALLOC_PROF=FILE a sampled allocation
+ * profile (collected objects included), BENCH_HEAP_SPACES=1 prints V8's heap spaces every 100 ms.
+ * The p99 figure also says how much of it lay outside the server's own measurement, and the
+ * event-loop delay of server and clients over the phase (a GC pause or a descheduled process
+ * shows there).
  * Each figure is one JSON line {"name", "value", "unit", ...}.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { PerformanceObserver } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -135,7 +139,23 @@ async function serverMain(): Promise<void> {
     ...(process.argv.includes('--workers') ? { workers: arg('workers', 1) } : {}),
     limits: { maxSessions: 256, maxMessageBytes: 1 << 20, maxPayloadBytes: 4 << 20 },
   });
+  // Event-loop delay of the server's main thread over a phase: GET resets it, then reports it.
+  const eld = monitorEventLoopDelay({ resolution: 1 });
+  eld.enable();
+  server.addRoute('/bench/loop-delay', (req, res) => {
+    const out = { p50: eld.percentile(50) / 1e6, p99: eld.percentile(99) / 1e6, max: eld.max / 1e6 };
+    eld.reset();
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(out));
+  });
   process.stdout.write(`READY ${server.streamUrl} ${server.httpUrl}\n`);
+  if (process.env.BENCH_HEAP_SPACES) {
+    // Which V8 heap space grows (debugging the server's GC): used MB per space every 100 ms.
+    const { getHeapSpaceStatistics } = await import('node:v8');
+    setInterval(() => {
+      process.stderr.write(`spaces ${getHeapSpaceStatistics().map((x) => `${x.space_name.replace('_space', '')}=${(x.space_used_size / 2 ** 20).toFixed(1)}`).join(' ')}\n`);
+    }, 100).unref();
+  }
   if (process.env.BENCH_DEBUG) {
     const gc = { n: 0, total: 0, max: 0 };
     new PerformanceObserver((list) => {
@@ -175,8 +195,22 @@ async function serverMain(): Promise<void> {
       gc.max = 0;
     }, 500).unref();
   }
+  // BENCH_ALLOC_PROF=FILE: every allocation sampled (collected ones too), written at exit.
+  let allocProfile: (() => Promise<void>) | undefined;
+  if (process.env.BENCH_ALLOC_PROF) {
+    const { Session } = await import('node:inspector/promises');
+    const session = new Session();
+    session.connect();
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+    const file = process.env.BENCH_ALLOC_PROF;
+    allocProfile = async () => {
+      const { profile } = (await session.post('HeapProfiler.stopSampling')) as { profile: unknown };
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(file, JSON.stringify(profile));
+    };
+  }
   const stop = (): void => {
-    void server.close().then(() => process.exit(0));
+    void (allocProfile?.() ?? Promise.resolve()).then(() => server.close()).then(() => process.exit(0));
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
@@ -271,7 +305,7 @@ function rawHeaderLength(b: Uint8Array): number {
 }
 
 /** Phase 2: paced streams; latency from sending a window's last events to its prediction. */
-async function latency(url: string, httpUrl: string, clients: number, seconds: number, events: EventBatch): Promise<{ p50: number; p99: number; max: number; samples: number; predictionsPerS: number; serverP50: number; serverP99: number; rssBytes: number; achievedRate: number; droppedFraction: number; serverCpu: number; clientCpu: number; cpuUsPerEvent: number }> {
+async function latency(url: string, httpUrl: string, clients: number, seconds: number, events: EventBatch): Promise<{ p50: number; p99: number; max: number; samples: number; predictionsPerS: number; serverP50: number; serverP99: number; rssBytes: number; achievedRate: number; droppedFraction: number; serverCpu: number; clientCpu: number; cpuUsPerEvent: number; loopDelay: Record<string, number>; outsideP99: number }> {
   const droppedBefore = await metric(httpUrl, 'spikestream_events_dropped_total');
   const t = events.t; // already re-timed to `rate` events/s, from t = 0
   // The first half second warms the sessions up (JIT, engine state) and is not measured.
@@ -317,6 +351,10 @@ async function latency(url: string, httpUrl: string, clients: number, seconds: n
   const serverCpu0 = await metric(httpUrl, 'process_cpu_seconds_total');
   const processed0 = await metric(httpUrl, 'spikestream_events_processed_total');
   const clientCpu0 = process.cpuUsage();
+  // Event-loop delay in both processes over the paced phase: a stall in either shows up end to end.
+  await fetch(`${httpUrl}/bench/loop-delay`);
+  const clientLoop = monitorEventLoopDelay({ resolution: 1 });
+  clientLoop.enable();
   const t0 = performance.now() + 5;
   let next = 0;
   await new Promise<void>((done) => {
@@ -336,6 +374,9 @@ async function latency(url: string, httpUrl: string, clients: number, seconds: n
     setTimeout(tick, 5);
   });
   const sendWall = (performance.now() - t0) / 1000;
+  clientLoop.disable();
+  const serverLoop = (await (await fetch(`${httpUrl}/bench/loop-delay`)).json()) as { p99: number; max: number };
+  const loopDelay = { server_loop_delay_p99_ms: serverLoop.p99, server_loop_delay_max_ms: serverLoop.max, client_loop_delay_p99_ms: clientLoop.percentile(99) / 1e6, client_loop_delay_max_ms: clientLoop.max / 1e6 };
   const cu = process.cpuUsage(clientCpu0);
   const clientCpu = (cu.user + cu.system) / 1e6 / sendWall;
   const serverCpuS = (await metric(httpUrl, 'process_cpu_seconds_total')) - serverCpu0;
@@ -347,12 +388,14 @@ async function latency(url: string, httpUrl: string, clients: number, seconds: n
   const dropped = (await metric(httpUrl, 'spikestream_events_dropped_total')) - droppedBefore;
   for (const s of sockets) s.ws.terminate();
   await new Promise((r) => setTimeout(r, 100));
+  // End to end minus server-side, per prediction: time outside the server's own measurement.
+  const outside = lat.map((v, i) => v - server[i]).sort((a, b) => a - b);
   lat.sort((a, b) => a - b);
   server.sort((a, b) => a - b);
   const q = (a: number[], f: number) => a[Math.min(a.length - 1, Math.floor(f * a.length))];
   return {
     p50: q(lat, 0.5), p99: q(lat, 0.99), max: lat[lat.length - 1], samples: lat.length, predictionsPerS: predictions / sendWall,
-    serverP50: q(server, 0.5), serverP99: q(server, 0.99), rssBytes: await rss(httpUrl), achievedRate: eventsSent / sendWall / clients, droppedFraction: dropped / eventsSent, serverCpu, clientCpu, cpuUsPerEvent,
+    serverP50: q(server, 0.5), serverP99: q(server, 0.99), rssBytes: await rss(httpUrl), achievedRate: eventsSent / sendWall / clients, droppedFraction: dropped / eventsSent, serverCpu, clientCpu, cpuUsPerEvent, loopDelay, outsideP99: q(outside, 0.99),
   };
 }
 
@@ -468,7 +511,10 @@ async function main(): Promise<void> {
       };
       const suffix = c === clients ? '' : `_${c}_streams`;
       emit(`serve.latency_p50${suffix}`, l.p50 ?? NaN, 'ms', tag);
-      emit(`serve.latency_p99${suffix}`, l.p99 ?? NaN, 'ms', { ...tag, ...(c === clients ? { target: 5 } : {}), max: Number((l.max ?? NaN).toFixed(2)) });
+      emit(`serve.latency_p99${suffix}`, l.p99 ?? NaN, 'ms', {
+        ...tag, ...(c === clients ? { target: 5 } : {}), max: Number((l.max ?? NaN).toFixed(2)),
+        outside_server_p99_ms: Number(l.outsideP99.toFixed(2)), ...Object.fromEntries(Object.entries(l.loopDelay).map(([k, v]) => [k, Number(v.toFixed(2))])),
+      });
       const what = 'from receiving the message that completed the window to sending the prediction, measured in the server (excludes client scheduling and the network)';
       emit(`serve.latency_server_side_p50${suffix}`, l.serverP50 ?? NaN, 'ms', { clients: c, what });
       emit(`serve.latency_server_side_p99${suffix}`, l.serverP99 ?? NaN, 'ms', { clients: c, what });
