@@ -247,7 +247,7 @@ export class Session implements SliceWorker {
   /** In-process: queue -> pipeline until the deadline. Returns whether work remains, undefined once closed. */
   private process(pipeline: InferencePipeline, deadline: number): boolean | undefined {
     const l = this.ctx.limits;
-    const emit = (p: PipelinePrediction): void => this.emitPrediction(p);
+    const emit = this.emit;
     const stepsBefore = pipeline.counters.timesteps;
     this.running = true;
     try {
@@ -260,10 +260,20 @@ export class Session implements SliceWorker {
           if (it.kind === 'events') {
             const b = this.take(l.sliceEvents);
             const owned = this.pool.owns(b);
-            this.guard(() => pipeline.push(b, it.at, owned));
+            try {
+              pipeline.push(b, it.at, owned);
+            } catch (e) {
+              this.reportServeError(e);
+            }
           } else {
             this.queue.shift();
-            if (it.kind === 'flush') this.guard(() => pipeline.flush(it.at));
+            if (it.kind === 'flush') {
+              try {
+                pipeline.flush(it.at);
+              } catch (e) {
+                this.reportServeError(e);
+              }
+            }
             else if (it.kind === 'reset') pipeline.reset();
           }
         }
@@ -425,14 +435,14 @@ export class Session implements SliceWorker {
     else this.statsDirty = true;
   }
 
-  private guard(fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      if (isServeError(e)) this.reportError(e);
-      else throw e;
-    }
+  /** A ServeError of the pipeline (bad input) goes to the client; anything else is rethrown. */
+  private reportServeError(e: unknown): void {
+    if (isServeError(e)) this.reportError(e);
+    else throw e;
   }
+
+  /** emitPrediction bound once (the pipeline's callback; no closure per slice). */
+  private readonly emit = (p: PipelinePrediction): void => this.emitPrediction(p);
 
   private emitPrediction(p: PipelinePrediction): void {
     if (this.state === 'closed') return;
