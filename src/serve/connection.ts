@@ -35,7 +35,6 @@ import type { ServedModel } from './served-model.js';
 import { closeCodeFor, isServeError, ServeError } from './serve-error.js';
 import { resolveSessionSettings } from './session-options.js';
 import { Session, type SessionContext, type SessionSink } from './session.js';
-import { wellFormedEvents } from './well-formed-events.js';
 
 export interface ConnectionContext {
   readonly limits: ServeLimits;
@@ -347,16 +346,15 @@ export class Connection implements SessionSink {
   private dispatch(s: Session, m: AnyMessage, at: number): void {
     switch (m.type) {
       case 'events': {
-        let msg = wellFormedEvents(m);
-        let clock = msg === undefined ? undefined : (m.clock as number | undefined);
-        if (msg === undefined) {
-          // Something is off: the schemas say what.
-          msg = parseEventsMessage(m);
-          if (m.clock !== undefined) {
-            const r = clockSchema.safeParse(m.clock);
-            if (!r.success) throw new ServeError('BAD_MESSAGE', describeIssues('events.clock', r.error.issues));
-            clock = r.data;
-          }
+        // Every message goes through the schemas (they name what is wrong); a hand-written fast path
+        // accepting a proven subset saved about a tenth of the per-message cost, but the protocol's
+        // validation stays in one declarative place.
+        const msg = parseEventsMessage(m);
+        let clock: number | undefined;
+        if (m.clock !== undefined) {
+          const r = clockSchema.safeParse(m.clock);
+          if (!r.success) throw new ServeError('BAD_MESSAGE', describeIssues('events.clock', r.error.issues));
+          clock = r.data;
         }
         this.toBatch ??= { width: s.settings.sensor.width, height: s.settings.sensor.height, limits: { maxEventsPerMessage: this.ctx.limits.maxEventsPerMessage }, alloc: s.pool.alloc };
         const batch = eventsMessageToBatch(msg, this.toBatch);
