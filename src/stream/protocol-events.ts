@@ -58,8 +58,9 @@ export const rawMessageSchema = z.object({
 export type EventsMessage = z.infer<typeof eventsMessageSchema>;
 export type RawMessage = z.infer<typeof rawMessageSchema>;
 
-/** events.clock bounds: the range t0 may take, so any int32 offset stays an exact integer. */
-const MAX_CLOCK = 2 ** 53 - 2 ** 31;
+// Bound on |t0| and |clock|, us: (2^53 - 1) - 2^31, so any int32 offset from such a t0 is still an
+// exact integer. One constant for both, since an empty batch's clock is sent as its t0.
+const MAX_T0 = 9007199254740991 - 2147483648;
 
 /**
  * The `clock` of an `events` message (undefined when absent). The schema above leaves it out so
@@ -68,8 +69,8 @@ const MAX_CLOCK = 2 ** 53 - 2 ** 31;
 export function parseEventsClock(m: AnyMessage): number | undefined {
   const c = m.clock;
   if (c === undefined) return undefined;
-  if (typeof c !== 'number' || !Number.isInteger(c) || Math.abs(c) > MAX_CLOCK) {
-    throw new ProtocolError('BAD_MESSAGE', `events.clock: expected an integer number of microseconds within +-(2^53 - 2^31), got ${String(c)}`);
+  if (typeof c !== 'number' || !Number.isInteger(c) || Math.abs(c) > MAX_T0) {
+    throw new ProtocolError('BAD_MESSAGE', `events.clock: expected an integer number of microseconds within +-(2^53 - 1 - 2^31), got ${String(c)}`);
   }
   return c;
 }
@@ -126,9 +127,6 @@ export interface EventsToBatchOptions {
   readonly alloc?: (n: number) => EventBatch;
 }
 
-// 2^53 - 2^31: any int32 offset from such a t0 is still an exact integer.
-const MAX_T0 = 9007199254740991 - 2147483648;
-
 // Typed arrays use the platform's byte order; the wire is little-endian. Every platform Node runs
 // on is little-endian, but a big-endian one still gets correct (slower) DataView reads.
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -156,7 +154,7 @@ export function eventsMessageToBatch(msg: EventsMessage, options: EventsToBatchO
     throw new ProtocolError('BAD_MESSAGE', `events: column lengths disagree (p has ${n} events, so t needs ${4 * n} bytes, x and y ${2 * n}; got t=${msg.t.length}, x=${msg.x.length}, y=${msg.y.length})`);
   }
   if (!Number.isInteger(msg.t0) || Math.abs(msg.t0) > MAX_T0) {
-    throw new ProtocolError('BAD_MESSAGE', `events.t0: expected an integer number of microseconds within +-2^53 - 2^31, got ${msg.t0}`);
+    throw new ProtocolError('BAD_MESSAGE', `events.t0: expected an integer number of microseconds within +-(2^53 - 1 - 2^31), got ${msg.t0}`);
   }
   if (n > maxEvents) {
     throw new ProtocolError('TOO_LARGE', `events: ${n} events in one message (limit ${maxEvents})`);
@@ -260,7 +258,7 @@ export function encodeEventsMessage(b: EventBatch, options: EncodeEventsOptions 
   if (options.seq !== undefined) msg.seq = options.seq;
   if (options.clock !== undefined) {
     const c = options.clock;
-    if (!Number.isInteger(c) || Math.abs(c) > MAX_CLOCK) throw new RangeError(`encodeEventsMessage: clock ${c} is not an integer within +-(2^53 - 2^31) us`);
+    if (!Number.isInteger(c) || Math.abs(c) > MAX_T0) throw new RangeError(`encodeEventsMessage: clock ${c} is not an integer within +-(2^53 - 1 - 2^31) us`);
     msg.clock = c;
   }
   return Uint8Array.from(packr.pack(msg));

@@ -158,6 +158,12 @@ describe('events messages', () => {
     expect((eventsMessageToBatch(parseEventsMessage(tick)) as ClockedBatch).clockUs).toBe(2000);
     expect(() => encodeEventsMessage(b, { clock: 1.5 })).toThrowError(RangeError);
     expect(() => encodeEventsMessage(b, { clock: 2 ** 53 })).toThrowError(RangeError);
+    // Clock and t0 share one bound: a tick at the largest clock the encoder accepts decodes, one past it is refused.
+    const edge = 2 ** 53 - 1 - 2 ** 31;
+    const edgeTick = parseEventsMessage(decodeFrame(encodeEventsMessage(batchFrom({ t: [], x: [], y: [], p: [] }), { clock: edge }), true));
+    expect((eventsMessageToBatch(edgeTick) as ClockedBatch).clockUs).toBe(edge);
+    expect(() => encodeEventsMessage(b, { clock: edge + 1 })).toThrowError(RangeError);
+    expect(protocolError(() => parseEventsClock({ type: 'events', clock: edge + 1 })).code).toBe('BAD_MESSAGE');
     for (const clock of [1.5, '7', Infinity, 2 ** 53]) {
       const e = protocolError(() => parseEventsClock({ type: 'events', clock }));
       expect(e.code).toBe('BAD_MESSAGE');
