@@ -23,7 +23,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { convFilterGradTransposed, convInputGradPadded, convValid, paddedGradShape, type ConvGeometry } from './conv2d-op.js';
 import { customOp } from './custom-op.js';
 import { checkAttached, heapAddress, heapScratch, newOutput, readValues, type HeapScratch } from './heap-io.js';
-import { isFastLif, neuronPoolBackward, neuronPoolForward, type ImageGeometry, type LoopScratch, type NeuronPoolSaved } from './neuron-pool-loops.js';
+import { isFastLif, neuronPoolBackward, neuronPoolForward, zeroOutsideWindows, type ImageGeometry, type LoopScratch, type NeuronPoolSaved } from './neuron-pool-loops.js';
 import type { NeuronLayer } from './neuron-sequence.js';
 import type { NeuronOpOptions } from './neuron-op.js';
 import type { PoolGeometry } from './pool-sequence.js';
@@ -238,22 +238,6 @@ function filterGrad(
     toHwnc(gView(), dyShape, dyt.values());
   }
   return convFilterGradTransposed(xs, dyt.finish() as tf.Tensor4D, kernel, conv);
-}
-
-/** Zeroes the gradient of neurons outside every pooling window (the kernels skip them: no output, no gradient). */
-function zeroOutsideWindows(g: Float32Array, geo: ImageGeometry, zero: number): void {
-  const p = geo.pool;
-  if (!p) return;
-  const { h, w, c } = geo;
-  const hc = Math.floor(h / p.kh) * p.kh;
-  const wc = Math.floor(w / p.kw) * p.kw;
-  if (hc === h && wc === w) return;
-  const n = h * w * c;
-  for (let img = 0; img < geo.T * geo.B; img++) {
-    for (let y = 0; y < h; y++) {
-      for (let x = y < hc ? wc : 0; x < w; x++) g.fill(zero, img * n + (y * w + x) * c, img * n + (y * w + x + 1) * c);
-    }
-  }
 }
 
 /** NHWC dy [N, Ho, Wo, C] -> [Ho, Wo, N, C] (the filter-gradient conv's filter). */

@@ -204,7 +204,6 @@ function fastBackward(layer: NeuronLayer, u: Float32Array, gy: Float32Array, g: 
   const k = sg.slope;
   const kz = (Math.PI / 2) * k;
   const gv = new Float32Array(n);
-  const zero = 0 * r0;
   for (let b = 0; b < B; b++) {
     gv.fill(0);
     for (let t = T - 1; t >= 0; t--) {
@@ -239,16 +238,27 @@ function fastBackward(layer: NeuronLayer, u: Float32Array, gy: Float32Array, g: 
           }
         }
       }
-      // Neurons outside every window: no output, so no gradient (gv stays 0 there).
-      if (ho * kh < h || wo * kw < w) {
-        for (let y = 0; y < h; y++) {
-          const x0 = y < ho * kh ? wo * kw : 0;
-          for (let xx = x0; xx < w; xx++) {
-            const j0 = xi + (y * w + xx) * c;
-            for (let ch = 0; ch < c; ch++) gIn[j0 + ch] = zero;
-          }
-        }
-      }
+    }
+  }
+  // Neurons outside every window: no output, so no gradient (gv stays 0 there).
+  zeroOutsideWindows(gIn, g, 0 * r0);
+}
+
+/**
+ * Zeroes the gradient of neurons outside every pooling window (the fast loops and the wasm kernels
+ * skip them: no output, no gradient). `zero` is 0 * r0, the sign the general loops give it.
+ */
+export function zeroOutsideWindows(gIn: Float32Array, geo: ImageGeometry, zero: number): void {
+  const p = geo.pool;
+  if (!p) return;
+  const { h, w, c } = geo;
+  const hc = Math.floor(h / p.kh) * p.kh;
+  const wc = Math.floor(w / p.kw) * p.kw;
+  if (hc === h && wc === w) return;
+  const n = h * w * c;
+  for (let img = 0; img < geo.T * geo.B; img++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = y < hc ? wc : 0; x < w; x++) gIn.fill(zero, img * n + (y * w + x) * c, img * n + (y * w + x + 1) * c);
     }
   }
 }
