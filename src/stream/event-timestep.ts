@@ -69,6 +69,7 @@ export function accumulateCountsInt16(events: EventBatch, width: number, height:
   const max = INT16_COUNT_MAX;
   let saturated = 0;
   let i = 0;
+  // Near-copy of accumulateCounts' loop on purpose: one loop over both frame types goes polymorphic in V8.
   for (; i + 3 < n; i += 4) {
     const x0 = x[i], y0 = y[i], x1 = x[i + 1], y1 = y[i + 1], x2 = x[i + 2], y2 = y[i + 2], x3 = x[i + 3], y3 = y[i + 3];
     if (x0 >= width || y0 >= height || x1 >= width || y1 >= height || x2 >= width || y2 >= height || x3 >= width || y3 >= height) break;
