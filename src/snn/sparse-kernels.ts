@@ -199,6 +199,19 @@ function clearListKernel(bits: boolean): WasmFunction {
   return fn;
 }
 
+/**
+ * Appends the index (wi << 5 | bit) of every set bit of the non-zero `word` to list[c..], bumping
+ * c; consumes `word`. Shared by both toList kernels so their inner loops cannot drift apart.
+ */
+function appendBits(fn: WasmFunction, list: number, c: number, wi: number, word: number): void {
+  fn.block((wordDone) => fn.loop((next) => {
+    addr(fn, list, c).get(wi).i32(5).op('i32.shl').get(word).op('i32.ctz', 'i32.or').mem('i32.store');
+    fn.get(c).i32(1).op('i32.add').set(c);
+    fn.get(word).get(word).i32(1).op('i32.sub', 'i32.and').tee(word).op('i32.eqz').brIf(wordDone);
+    fn.br(next);
+  }));
+}
+
 function toListKernel(): WasmFunction {
   const fn = new WasmFunction('toList', ['i32', 'i32', 'i32', 'i32'], ['i32']);
   const [bits, nWords, list, words] = [0, 1, 2, 3];
@@ -217,12 +230,7 @@ function toListKernel(): WasmFunction {
   forRange(fn, q, nz, () => {
     addr(fn, words, q).mem('i32.load').set(wi);
     addr(fn, bits, wi).mem('i32.load').set(word);
-    fn.block((wordDone) => fn.loop((next) => {
-      addr(fn, list, c).get(wi).i32(5).op('i32.shl').get(word).op('i32.ctz', 'i32.or').mem('i32.store');
-      fn.get(c).i32(1).op('i32.add').set(c);
-      fn.get(word).get(word).i32(1).op('i32.sub', 'i32.and').tee(word).op('i32.eqz').brIf(wordDone);
-      fn.br(next);
-    }));
+    appendBits(fn, list, c, wi, word);
   });
   fn.get(c);
   return fn;
@@ -247,12 +255,7 @@ function toListSummaryKernel(): WasmFunction {
       fn.get(si).i32(5).op('i32.shl').get(sword).op('i32.ctz', 'i32.or').set(wi);
       fn.get(sword).get(sword).i32(1).op('i32.sub', 'i32.and').set(sword);
       addr(fn, bits, wi).mem('i32.load').set(word);
-      fn.block((wordDone) => fn.loop((next) => {
-        addr(fn, list, c).get(wi).i32(5).op('i32.shl').get(word).op('i32.ctz', 'i32.or').mem('i32.store');
-        fn.get(c).i32(1).op('i32.add').set(c);
-        fn.get(word).get(word).i32(1).op('i32.sub', 'i32.and').tee(word).op('i32.eqz').brIf(wordDone);
-        fn.br(next);
-      }));
+      appendBits(fn, list, c, wi, word);
       fn.br(nextWord);
     }));
   });
