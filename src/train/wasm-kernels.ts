@@ -100,6 +100,18 @@ function forDown(f: WasmFunction, i: number, start: number, body: () => void): v
 /** SIMD accesses here declare alignment 1 (log2 0): tensors' element offsets need not be 16-byte aligned. */
 const UNALIGNED = 0;
 
+/**
+ * Sets the lif kernels' image sizes from their (h, w, c, kh, kw) parameters: byte sizes n4 = one
+ * image, c4 = one pixel's channels, out4 = one pooled image; ho, wo = the pooled height and width.
+ */
+function imageSizes(f: WasmFunction, [h, w, c, kh, kw]: readonly number[], [n4, c4, ho, wo, out4]: readonly number[]): void {
+  f.get(h).get(w).op('i32.mul').get(c).op('i32.mul').i32(2).op('i32.shl').set(n4);
+  f.get(c).i32(2).op('i32.shl').set(c4);
+  f.get(h).get(kh).op('i32.div_u').set(ho);
+  f.get(w).get(kw).op('i32.div_u').set(wo);
+  f.get(ho).get(wo).op('i32.mul').get(c4).op('i32.mul').set(out4);
+}
+
 /** lif_fwd(_bias): see LifForwardArgs for the parameters, in order. */
 function buildForward(withBias: boolean): WasmFunction {
   const params = ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'f32', 'f32', 'f32', 'f32'] as const;
@@ -108,12 +120,7 @@ function buildForward(withBias: boolean): WasmFunction {
   const [a0, r0, vl, thr] = [13, 14, 15, 16];
   const [n4, ho, wo, out4, b, t, oy, ox, ch4, ky, kx, k, inImg, uImg, outImg, o, row, j, c4] = i32s(f, 19);
   const [vA0, vR0, vVl, vThr, one, area, acc, uu, msk] = Array.from({ length: 9 }, () => f.local('v128'));
-  // Byte sizes: n4 = one image, out4 = one pooled image, c4 = one pixel's channels.
-  f.get(h).get(w).op('i32.mul').get(c).op('i32.mul').i32(2).op('i32.shl').set(n4);
-  f.get(c).i32(2).op('i32.shl').set(c4);
-  f.get(h).get(kh).op('i32.div_u').set(ho);
-  f.get(w).get(kw).op('i32.div_u').set(wo);
-  f.get(ho).get(wo).op('i32.mul').get(c4).op('i32.mul').set(out4);
+  imageSizes(f, [h, w, c, kh, kw], [n4, c4, ho, wo, out4]);
   f.get(a0).op('f32x4.splat').set(vA0);
   f.get(r0).op('f32x4.splat').set(vR0);
   f.get(vl).op('f32x4.splat').set(vVl);
@@ -171,11 +178,7 @@ function buildBackward(atan: boolean): WasmFunction {
   const [scale, a0, r0, thr, k1, k2] = [11, 12, 13, 14, 15, 16];
   const [n4, ho, wo, out4, b, t, oy, ox, ch4, ky, kx, k, uImg, gImg, gyImg, o, row, j, c4] = i32s(f, 19);
   const [vScale, vA0, vR0, vThr, vK1, vK2, one, x, d, gu, go] = Array.from({ length: 11 }, () => f.local('v128'));
-  f.get(h).get(w).op('i32.mul').get(c).op('i32.mul').i32(2).op('i32.shl').set(n4);
-  f.get(c).i32(2).op('i32.shl').set(c4);
-  f.get(h).get(kh).op('i32.div_u').set(ho);
-  f.get(w).get(kw).op('i32.div_u').set(wo);
-  f.get(ho).get(wo).op('i32.mul').get(c4).op('i32.mul').set(out4);
+  imageSizes(f, [h, w, c, kh, kw], [n4, c4, ho, wo, out4]);
   f.get(scale).op('f64x2.splat').set(vScale);
   f.get(a0).op('f64x2.splat').set(vA0);
   f.get(r0).op('f64x2.splat').set(vR0);
