@@ -196,7 +196,8 @@ export async function openEventFile(path: string, options: OpenEventFileOptions 
 
 /** Decodes a whole file into one batch (for recordings that fit in memory: datasets, tests). */
 export async function readEventFile(path: string, options: OpenEventFileOptions = {}): Promise<{ events: EventBatch; meta: StreamMeta; info: DecoderInfo; format: EventFormat }> {
-  const stream = await openEventFile(path, options);
+  // Every batch is kept until the concat, so borrowed output (reuseOutput) would corrupt them.
+  const stream = await openEventFile(path, { ...options, decoder: { ...options.decoder, reuseOutput: false } });
   const parts: EventBatch[] = [];
   for await (const b of stream) parts.push(b);
   return { events: parts.length ? concatBatches(parts) : emptyBatch(), meta: stream.meta(), info: stream.info, format: stream.format };
