@@ -30,7 +30,7 @@ export class Cifar10DvsDataset extends FileListDataset {
   readonly height = 128;
 
   constructor(root: string, labels: readonly string[], entries: readonly FileEntry[], private readonly o: Cifar10DvsOptions) {
-    super(root, labels, entries, o.maxOpenFiles ?? 8);
+    super(root, labels, entries, o.maxOpenFiles);
     this.name = `cifar10-dvs(${root}, ${o.split ?? 'train'})`;
   }
 

@@ -18,6 +18,7 @@ export abstract class FileListDataset implements Dataset {
   abstract readonly height: number;
   private readonly sem: Semaphore;
 
+  /** `maxOpenFiles`: most files decoded at once (default 8, the one default for every file-list dataset). */
   constructor(readonly root: string, readonly labels: readonly string[], protected readonly entries: readonly FileEntry[], maxOpenFiles = 8) {
     this.sem = new Semaphore(maxOpenFiles);
   }

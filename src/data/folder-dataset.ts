@@ -51,7 +51,7 @@ export class FolderDataset extends FileListDataset {
   readonly name: string;
 
   constructor(root: string, labels: readonly string[], entries: readonly FileEntry[], readonly width: number, readonly height: number, private readonly o: FolderDatasetOptions) {
-    super(root, labels, entries, o.maxOpenFiles ?? 8);
+    super(root, labels, entries, o.maxOpenFiles);
     this.name = `folder(${root}${o.split ? `, ${o.split}` : ''})`;
   }
 

@@ -34,7 +34,7 @@ export class NmnistDataset extends FileListDataset {
   readonly height: number;
 
   constructor(root: string, labels: readonly string[], entries: readonly FileEntry[], o: NmnistDatasetOptions) {
-    super(root, labels, entries, o.maxOpenFiles ?? 8);
+    super(root, labels, entries, o.maxOpenFiles);
     this.name = `nmnist(${root}, ${o.split ?? 'train'})`;
     this.width = o.width ?? 34;
     this.height = o.height ?? 34;
