@@ -174,7 +174,7 @@ for (const backend of backends) {
       ...['input', 'readback', 'optimizer', 'esl'].map((g) => [g, groups.get(g) ?? 0] as [string, number])];
     for (const [group, ms] of rows) emit({ name: 'train_step_profile', backend, variant: 'dense, 1 thread', group, value: +ms.toFixed(1), unit: 'ms/step', share: +(ms / total).toFixed(3) });
   }
-// Kernel-level view of one dense step (tf.profile), top kernels by time.
+  // Kernel-level view of one dense step (tf.profile), top kernels by time.
   const graph = buildArch('nmnist-small', [2, 34, 34], { output: 'membrane', beta: 0.9, gain: 1, seed: 1 });
   const t = new Trainer(graph, config(1), data, null, { threads: 1 });
   t.trainStep();
