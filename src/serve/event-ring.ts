@@ -9,8 +9,8 @@
  *
  * Positions count events written since the start (they only grow); position p lives at index
  * p % capacity. A batch never wraps: when it does not fit before the end, the tail is skipped.
- * The worker reports `free`: no view on anything before it remains (its pipeline has stepped
- * those events and its binning keeps no view on them), so the writer may overwrite it.
+ * The worker reports `free`: it has copied everything before it out of the ring (into its own
+ * pool, worker-session.ts), so the writer may overwrite it.
  */
 import type { EventBatch } from '../events/batch.js';
 
@@ -52,11 +52,6 @@ export class EventRing {
   constructor(readonly capacity: number) {
     this.buffer = new SharedArrayBuffer(EVENT_BYTES * capacity);
     this.c = ringColumns(this.buffer, capacity);
-  }
-
-  /** Events written and not yet released by the reader. */
-  get pending(): number {
-    return this.w - this.f;
   }
 
   /** The largest batch, up to `want` events, that can be written now (0 when full). */
