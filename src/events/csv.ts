@@ -21,6 +21,9 @@ import { OutputColumns } from './column-buffer.js';
 import { DecodeError } from './decode-error.js';
 import { newInfo, resolveLimits, type DecoderInfo, type DecoderLimits, type DecoderOptions, type EventDecoder } from './decoder.js';
 
+/** Byte-per-character text of a header line (WHATWG latin1; ASCII, which a header is, maps 1:1). */
+const LATIN1 = new TextDecoder('latin1');
+
 export interface CsvOptions extends DecoderOptions {
   readonly timeUnit?: 'us' | 's' | 'auto';
 }
@@ -337,7 +340,9 @@ export class CsvDecoder implements EventDecoder {
     if (!this.sawFirstLine) {
       let j = i;
       while (j < to && buf[j] !== NL) j++;
-      const text = String.fromCharCode(...buf.subarray(i, Math.min(j, i + this.limits.maxLineBytes))).trim();
+      // A decoder, not String.fromCharCode(...bytes): spreading a line as call arguments throws a
+      // RangeError once a user-raised maxLineBytes exceeds the engine's argument limit.
+      const text = LATIN1.decode(buf.subarray(i, Math.min(j, i + this.limits.maxLineBytes))).trim();
       if (text.length > 0) {
         this.sawFirstLine = true;
         if (/[a-zA-Z_]/.test(text)) {

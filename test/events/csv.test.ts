@@ -17,6 +17,13 @@ describe('CsvDecoder', () => {
     ]);
   });
 
+  it('reads a first line longer than the engine allows as call arguments when maxLineBytes is raised', () => {
+    // 300,000 bytes: spread into String.fromCharCode this was a RangeError, not a decode.
+    const text = `x,y,p,t${' '.repeat(300_000)}\n1,2,1,100\n`;
+    const dec = new CsvDecoder({ limits: { maxLineBytes: 1 << 20 } });
+    expect(toRows(decodeChunked(dec, enc(text)))).toEqual([[100, 1, 2, 1]]);
+  });
+
   it('maps columns by header names in any order and ignores extra columns', () => {
     const text = 'x,y,polarity,timestamp,extra\n1,2,1,100,9\n3,4,0,200,9\n';
     expect(toRows(decodeChunked(new CsvDecoder(), enc(text)))).toEqual([[100, 1, 2, 1], [200, 3, 4, 0]]);
