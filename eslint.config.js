@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', '.bench-dist/', 'node_modules/', 'test-results/', 'coverage/', '.tmp-*', '**/*.tmp.ts'] },
+  { ignores: ['dist/', '.bench-dist*/', 'node_modules/', 'test-results/', 'coverage/', '.tmp-*', '**/*.tmp.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
