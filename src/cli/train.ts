@@ -37,6 +37,12 @@ function parseNonNegativeInt(v: string): number {
   return n;
 }
 
+function parseShift(v: string): number {
+  const n = parseNonNegativeInt(v);
+  if (n > 127) throw new InvalidArgumentError(`${v} is more than 127 pixels`);
+  return n;
+}
+
 function parseSeed(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new InvalidArgumentError(`expected an integer seed in [0, 2^32), got "${v}"`);
@@ -66,6 +72,7 @@ interface TrainCmdOptions {
   surrogate: SurrogateKind;
   slope?: number;
   detachReset: boolean;
+  shift: number;
   output: OutputKind;
   beta: number;
   gain: number;
@@ -118,6 +125,7 @@ export function registerTrain(program: Command): void {
     .addOption(new Option('--output <o>', 'output layer: LI membrane or LIF spike counts').choices(['membrane', 'spikes']).default(DEFAULT_ARCH_OPTIONS.output))
     .option('--beta <x>', 'LIF/LI decay per timestep', parseFraction(0, 1, false, false), DEFAULT_ARCH_OPTIONS.beta)
     .option('--gain <x>', 'initial weight scale (x He)', parsePositive, DEFAULT_ARCH_OPTIONS.gain)
+    .option('--shift <px>', 'augmentation: translate each training sample by up to px pixels per axis, new every epoch (0 = none)', parseShift, 0)
     .addOption(new Option('--split <s>', 'folder(s) of the N-MNIST layout to train on').choices(['train', 'test', 'all']).default('train'))
     .option('--val-fraction <f>', 'seeded, class-stratified part of the training split held out for validation', parseFraction(0, 1, false, true), 0.1)
     .option('--split-seed <s>', 'seed of the validation split and of --limit (default: --seed)', parseSeed)
@@ -162,7 +170,7 @@ export function registerTrain(program: Command): void {
           keepFirstDense: o.keepFirstDense ?? false, keepLastDense: o.keepLastDense ?? false,
           epochs: o.epochs, batch: o.batch, seed: o.seed,
           adam: { ...DEFAULT_ADAM, lr: o.lr, lrMin: o.lrMin }, loss: o.loss, surrogate: o.surrogate, ...(o.slope !== undefined ? { slope: o.slope } : {}),
-          detachReset: o.detachReset, out, name: o.name ?? out.replace(/^.*[\\/]/, '').replace(/\.msgpack$/, ''),
+          detachReset: o.detachReset, ...(o.shift > 0 ? { shift: o.shift } : {}), out, name: o.name ?? out.replace(/^.*[\\/]/, '').replace(/\.msgpack$/, ''),
           ...(o.init ? { init: resolve(o.init) } : {}),
           checkpoint: resolve(o.checkpoint ?? `${out}.ckpt`), checkpointEvery: o.checkpointEvery, keepCheckpoint: o.keepCheckpoint ?? false,
           ...(o.backend ? { backend: o.backend } : {}), ...(o.threads !== undefined ? { threads: o.threads } : {}), evalTest: o.test,

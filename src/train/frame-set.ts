@@ -119,9 +119,10 @@ export async function binDataset(ds: Dataset, o: BinDatasetOptions): Promise<Fra
 
 /**
  * The trainer's input for a batch: time-major NHWC values [T * B, H, W, C] (channel last), the
- * layout of tf-graph.ts.
+ * layout of tf-graph.ts. `shifts` (optional, [dx0, dy0, dx1, dy1, ...] per sample, in pixels)
+ * translates each sample; what moves off the sensor is dropped, as a camera that moved would lose it.
  */
-export function batchInput(fs: FrameSet, samples: readonly number[], out?: Float32Array): Float32Array {
+export function batchInput(fs: FrameSet, samples: readonly number[], out?: Float32Array, shifts?: Int8Array): Float32Array {
   const B = samples.length;
   const { T, channels: C, height: H, width: W } = fs;
   const plane = C * H * W;
@@ -130,12 +131,21 @@ export function batchInput(fs: FrameSet, samples: readonly number[], out?: Float
   const hw = H * W;
   for (let b = 0; b < B; b++) {
     const s = samples[b];
+    const dx = shifts ? shifts[2 * b] : 0;
+    const dy = shifts ? shifts[2 * b + 1] : 0;
     for (let e = fs.offsets[s]; e < fs.offsets[s + 1]; e++) {
       const flat = fs.index[e];
       const t = Math.floor(flat / plane);
       const r = flat - t * plane;
       const c = Math.floor(r / hw);
-      const yx = r - c * hw;
+      let yx = r - c * hw;
+      if (dx !== 0 || dy !== 0) {
+        const y0 = Math.floor(yx / W);
+        const y = y0 + dy;
+        const xs = yx - y0 * W + dx;
+        if (y < 0 || y >= H || xs < 0 || xs >= W) continue;
+        yx = y * W + xs;
+      }
       x[((t * B + b) * hw + yx) * C + c] = fs.count[e];
     }
   }

@@ -81,6 +81,7 @@ function trainConfig(o: TrainRunOptions): TrainConfig {
     method: o.method, density: o.method === 'dense' ? 1 : o.density, allocation: o.allocation, rule: o.rule, schedule: o.schedule,
     keepFirstDense: o.keepFirstDense, keepLastDense: o.keepLastDense, epochs: o.epochs, batch: o.batch, seed: o.seed,
     adam: o.adam, loss: o.loss, surrogate: surrogate(o.surrogate, o.slope), detachReset: o.detachReset,
+    ...(o.shift ? { shift: o.shift } : {}),
   };
 }
 
@@ -113,7 +114,7 @@ export function trainedModel(t: Trainer, base: Model, o: TrainRunOptions, extra:
     },
     history,
     seed: o.seed, arch: o.arch, batch: o.batch, lr: o.adam.lr, loss: o.loss, surrogate: o.surrogate, slope: t.config.surrogate.slope,
-    detachReset: o.detachReset, init: o.init ?? null, backend: extra.backend, command: o.command, steps: s.step,
+    detachReset: o.detachReset, shift: o.shift ?? 0, init: o.init ?? null, backend: extra.backend, command: o.command, steps: s.step,
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, platform: platform(), node: process.version },
   };
   return { ...base, name: o.name, graph: t.exportGraph(), training, created: new Date().toISOString() };

@@ -24,6 +24,7 @@ import type { Graph, GraphNode } from '../snn/graph.js';
 import { isWeighted } from '../snn/graph.js';
 import { adamState, adamStep, cosineLr, emaStep, type AdamParams, type AdamState } from './adam.js';
 import { allocateCounts, isUpdateStep, magnitudeMask, pruneFraction, pruneRegrow, randomMaskExact, type Allocation, type EslSchedule, type GrowthRule } from './esl.js';
+import { sampleShifts } from './augment.js';
 import { batchInput, type FrameSet } from './frame-set.js';
 import { toIr, toTrainer } from './layout.js';
 import type { LossKind, Method } from './options.js';
@@ -53,6 +54,11 @@ export interface TrainConfig {
   readonly loss: LossKind;
   readonly surrogate: Surrogate;
   readonly detachReset: boolean;
+  /**
+   * Augmentation: translate each training sample by whole pixels, up to this many per axis, new
+   * every epoch (augment.ts). 0 (the default; absent in older checkpoints) = none.
+   */
+  readonly shift?: number;
 }
 
 export interface EslLayerLog {
@@ -244,6 +250,7 @@ export class Trainer {
     if (!(Number.isInteger(this.threads) && this.threads >= 1)) throw new TrainError('BAD_OPTION', `threads must be a positive integer, got ${this.threads}`);
     if (train.length === 0) throw new TrainError('BAD_DATA', 'the training set is empty');
     if (!(Number.isInteger(config.batch) && config.batch >= 1)) throw new TrainError('BAD_OPTION', `batch must be a positive integer, got ${config.batch}`);
+    if (config.shift !== undefined && !(Number.isInteger(config.shift) && config.shift >= 0 && config.shift <= 127)) throw new TrainError('BAD_OPTION', `shift must be an integer in [0, 127], got ${config.shift}`);
     if (!(Number.isInteger(config.epochs) && config.epochs >= 1)) throw new TrainError('BAD_OPTION', `epochs must be a positive integer, got ${config.epochs}`);
     if (this.tfg.readout === 'max') throw new TrainError('UNSUPPORTED', 'the Output readout "max" cannot be trained (use sum or last)');
     const K = this.tfg.outputSize;
@@ -435,12 +442,13 @@ export class Trainer {
     const weights = params.map((p, i) => toTrainer(s.weights[i], p.perm));
     const spec: ChunkSpec = { T, height: this.train.height, width: this.train.width, channels: this.train.channels, loss: c.loss, surrogate: c.surrogate, detachReset: c.detachReset };
     const chunks = chunkBounds(B);
+    const shifts = c.shift ? sampleShifts(c.seed, epoch, samples, c.shift) : undefined;
     const inputOf = (k: number, into?: Float32Array) => {
       const [a, b] = chunks[k];
       const part = samples.slice(a, b);
       const onehot = new Float32Array(part.length * K);
       part.forEach((i, j) => (onehot[j * K + this.train.labels[i]] = 1));
-      return { x: batchInput(this.train, part, into), onehot, B: part.length };
+      return { x: batchInput(this.train, part, into, shifts?.subarray(2 * a, 2 * b)), onehot, B: part.length };
     };
     // Chunk k goes to thread (k + 1) mod threads (0: this one, which so gets the last, possibly
     // partial chunk). Hooks cannot cross threads; tfjs-node runs multi-threaded itself (and its

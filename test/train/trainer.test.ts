@@ -56,6 +56,23 @@ function config(over: Partial<TrainConfig> = {}): TrainConfig {
 
 const graph = (output: 'membrane' | 'spikes' = 'membrane') => buildArch('nmnist-tiny', [2, 34, 34], { output, beta: 0.9, gain: 1.5, seed: 5 });
 
+describe('shift augmentation', () => {
+  it('changes the inputs a step sees, identically for any thread count', () => {
+    const plain = new Trainer(graph(), config({ method: 'dense', density: 1, epochs: 1 }), train, null, { threads: 1 });
+    const one = new Trainer(graph(), config({ method: 'dense', density: 1, epochs: 1, shift: 2 }), train, null, { threads: 1 });
+    const two = new Trainer(graph(), config({ method: 'dense', density: 1, epochs: 1, shift: 2 }), train, null, { threads: 2 });
+    const a = plain.trainStep().loss;
+    expect(one.trainStep().loss).toBe(two.trainStep().loss);
+    expect(one.state.weights).toEqual(two.state.weights);
+    expect(one.state.weights).not.toEqual(plain.state.weights);
+    expect(Number.isFinite(a)).toBe(true);
+  });
+
+  it('rejects a bad shift', () => {
+    expect(() => new Trainer(graph(), config({ shift: -1 }), train, null)).toThrow(/shift must be an integer/);
+  });
+});
+
 describe('trained model in the sparse engine', () => {
   it.each(['membrane', 'spikes'] as const)('predicts what the tfjs forward pass predicts on every test sample, barring counted ties (%s output)', async (output) => {
     const t = new Trainer(graph(output), config(), train, null);
