@@ -23,7 +23,7 @@ import type { EventBatch } from '../events/batch.js';
 import type { Engine } from '../snn/engine.js';
 import { clockOf, type ClockedBatch } from '../stream/clocked-batch.js';
 import { isStreamError } from '../stream/stream-error.js';
-import type { Timestep } from '../stream/timestep.js';
+import { timestepEventCount, type Timestep } from '../stream/timestep.js';
 import { createBinner, type Binner } from './binner.js';
 import type { FilterChain } from './filter-chain.js';
 import type { PredictionMessage, SessionMode } from './protocol.js';
@@ -298,7 +298,7 @@ export class InferencePipeline {
       this.segOrigin = ts.tStart;
       this.nextDecision = ts.tStart + this.o.decisionUs;
     }
-    w.push(ts.tStart, ts.tEnd, out.output, ts.events.t.length);
+    w.push(ts.tStart, ts.tEnd, out.output, timestepEventCount(ts));
     this.stepsSinceDecision++;
     if (ts.tEnd >= this.nextDecision) {
       const d = this.o.decisionUs;

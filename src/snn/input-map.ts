@@ -7,7 +7,8 @@
  * 'ignore' (default) drops them and counts them in the engine's stats, 'error' throws an
  * InputRangeError naming the first such event and changes no state.
  */
-import type { Timestep } from '../stream/timestep.js';
+import type { EventBatch } from '../events/batch.js';
+import { timestepParts, type Timestep } from '../stream/timestep.js';
 import { formatShape } from './tensor.js';
 
 export type OutOfRangePolicy = 'ignore' | 'error';
@@ -56,15 +57,32 @@ export function accumulateEvents(
   out: AccumulateResult,
   summary: Int32Array | null = null,
 ): void {
-  const { x, y, p } = ts.events;
-  const n = x.length;
+  const parts = timestepParts(ts);
   const { width, height, channels } = shape;
-  const plane = width * height;
   if (policy === 'error') {
-    for (let i = 0; i < n; i++) {
-      if (x[i] >= width || y[i] >= height) throw new InputRangeError(i, x[i], y[i], width, height);
+    let base = 0;
+    for (const { x, y } of parts) {
+      for (let i = 0; i < x.length; i++) {
+        if (x[i] >= width || y[i] >= height) throw new InputRangeError(base + i, x[i], y[i], width, height);
+      }
+      base += x.length;
     }
   }
+  let n = 0;
+  let bad = 0;
+  for (const b of parts) {
+    n += b.x.length;
+    bad += accumulatePart(b, width, height, channels, counts, bits, summary);
+  }
+  out.inRange = n - bad;
+  out.outOfRange = bad;
+}
+
+/** accumulateEvents' loop over one batch; returns the number of events outside the frame. */
+function accumulatePart(b: EventBatch, width: number, height: number, channels: number, counts: Float32Array, bits: Int32Array | null, summary: Int32Array | null): number {
+  const { x, y, p } = b;
+  const n = x.length;
+  const plane = width * height;
   let bad = 0;
   for (let i = 0; i < n; i++) {
     const xi = x[i];
@@ -78,6 +96,5 @@ export function accumulateEvents(
     if (bits !== null) bits[k >>> 5] |= 1 << (k & 31);
     if (summary !== null) summary[k >>> 10] |= 1 << ((k >>> 5) & 31);
   }
-  out.inRange = n - bad;
-  out.outOfRange = bad;
+  return bad;
 }

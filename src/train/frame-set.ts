@@ -15,7 +15,7 @@ import { binEventsByCount } from '../stream/bin-by-count.js';
 import { binEventsByTime } from '../stream/bin-by-time.js';
 import { binEventsToNEventBins } from '../stream/bin-to-n-event-bins.js';
 import { binEventsToNTimeBins } from '../stream/bin-to-n-time-bins.js';
-import type { Timestep } from '../stream/timestep.js';
+import { timestepEventCount, type Timestep } from '../stream/timestep.js';
 import { TrainError } from './train-error.js';
 
 export interface FrameSet {
@@ -91,7 +91,7 @@ export async function binDataset(ds: Dataset, o: BinDatasetOptions): Promise<Fra
     labels[k] = s.label;
     let ev = 0;
     for (let t = 0; t < Math.min(o.T, steps.length); t++) {
-      ev += steps[t].events.t.length;
+      ev += timestepEventCount(steps[t]);
       timestepCounts(steps[t], o.channels, frame);
       for (let i = 0; i < plane; i++) {
         const c = frame[i];

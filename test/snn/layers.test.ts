@@ -6,6 +6,7 @@ import type { Edge, Graph, GraphNode } from '../../src/snn/graph.js';
 import { InputRangeError } from '../../src/snn/input-map.js';
 import { makeTimestep } from '../../src/snn/random-graph.js';
 import { tensor } from '../../src/snn/tensor.js';
+import { EventTimestep } from '../../src/stream/event-timestep.js';
 
 const KINDS: EngineKind[] = ['dense', 'sparse'];
 
@@ -116,6 +117,27 @@ describe.each(KINDS)('%s engine', (kind) => {
     expect(() => e.step(events([[1, 1, 1], [3, 0, 0]]))).toThrowError(InputRangeError);
     expect(Array.from(e.membrane('n')).reduce((a, b) => a + b)).toBe(1);
     expect(e.result().timesteps).toBe(1);
+  });
+
+  it('reads a timestep held as parts without joining them, with the same result and error index', () => {
+    const batch = (list: [number, number, number][]) => ({
+      t: Float64Array.from(list.map((_, i) => i)), x: Uint16Array.from(list.map((e) => e[0])), y: Uint16Array.from(list.map((e) => e[1])), p: Uint8Array.from(list.map((e) => e[2])),
+    });
+    const a: [number, number, number][] = [[1, 1, 1], [0, 0, 0]];
+    const b: [number, number, number][] = [[2, 2, 1], [1, 1, 1], [5, 0, 0]];
+    // A parts timestep whose `events` getter must not be read (it would copy the parts into one).
+    const parts = new EventTimestep(0, 0, 1, 3, 3, [batch(a), batch(b)]);
+    Object.defineProperty(parts, 'events', { get: () => { throw new Error('joined'); } });
+    const g = chain([2, 3, 3]);
+    const split = createEngine(kind, g);
+    const whole = createEngine(kind, g);
+    expect(Array.from(split.step(parts).output)).toEqual(Array.from(whole.step(events([...a, ...b])).output));
+    expect(split.result().events).toBe(4);
+    expect(split.result().eventsOutOfRange).toBe(1);
+    const strict = createEngine(kind, g, { outOfRange: 'error' });
+    // The bad event is the fifth overall (index 4), the third of the second part.
+    expect(() => strict.step(parts)).toThrowError(/event 4 /);
+    expect(strict.result().timesteps).toBe(0);
   });
 
   it('counts SynOps as (nonzero input, existing connection) pairs and dense MACs per step', () => {
