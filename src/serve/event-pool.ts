@@ -19,15 +19,21 @@
  * for any time: `pin` marks its chunk, which is then never reused (the garbage collector takes it).
  * Batches larger than a chunk get fresh arrays and are not tracked at all.
  *
- * Memory: at most `maxFree` idle chunks per session (with the defaults 4 x 8192 x 13 bytes =
- * 416 KiB) beside those in use, which the session queue bound (maxQueueEvents) already limits.
+ * Idle chunks go to a ChunkCache: the server's, shared by all its sessions (chunk-cache.ts says
+ * why), or a private one of `maxFree` chunks.
+ *
+ * Memory: the cache's idle chunks (bounded by it) beside those in use, which the session queue
+ * bound (maxQueueEvents) already limits.
  */
 import { allocBatch, type EventBatch } from '../events/batch.js';
+import { ChunkCache } from './chunk-cache.js';
 
 export interface EventPoolOptions {
   /** Events per chunk (default 8192: ~104 KiB, eight 1 ms messages at 1 M events/s). */
   readonly chunkEvents?: number;
-  /** Idle chunks kept for reuse (default 4). */
+  /** Where idle chunks go and come from (default: a private cache of `maxFree` chunks). */
+  readonly cache?: ChunkCache;
+  /** Idle chunks kept for reuse when there is no shared `cache` (default 4). */
   readonly maxFree?: number;
   /** Chunks tracked while in use (default 64); beyond, the oldest are forgotten (left to the GC). */
   readonly maxTracked?: number;
@@ -45,9 +51,8 @@ interface Chunk {
 
 export class EventPool {
   readonly chunkEvents: number;
-  private readonly maxFree: number;
   private readonly maxTracked: number;
-  private readonly free: ArrayBuffer[] = [];
+  private readonly cache: ChunkCache;
   /** Chunks carved and not yet recycled, oldest first; the last is the one being carved. */
   private readonly chunks: Chunk[] = [];
   /** Chunks allocated and reused so far (for tests and debugging). */
@@ -56,8 +61,9 @@ export class EventPool {
 
   constructor(o: EventPoolOptions = {}) {
     this.chunkEvents = o.chunkEvents ?? 8192;
-    this.maxFree = o.maxFree ?? 4;
     this.maxTracked = o.maxTracked ?? 64;
+    this.cache = o.cache ?? new ChunkCache(13 * this.chunkEvents, o.maxFree ?? 4);
+    if (this.cache.chunkBytes !== 13 * this.chunkEvents) throw new RangeError(`the chunk cache holds ${this.cache.chunkBytes}-byte chunks, this pool needs ${13 * this.chunkEvents}`);
   }
 
   /** `take` as a function value (eventsMessageToBatch's `alloc`), bound once. */
@@ -69,7 +75,7 @@ export class EventPool {
     if (n > c || n === 0) return allocBatch(n);
     let cur = this.chunks.at(-1);
     if (cur === undefined || cur.used + n > c) {
-      const reused = this.free.pop();
+      const reused = this.cache.take();
       if (reused !== undefined) this.reused++;
       else this.allocated++;
       cur = { buf: reused ?? new ArrayBuffer(13 * c), used: 0, queued: 0, pinned: false };
@@ -117,7 +123,7 @@ export class EventPool {
       const c = chunks[i];
       const last = i === chunks.length - 1;
       if (!last && c.queued === 0 && (c.pinned || !held(c.buf))) {
-        if (!c.pinned && this.free.length < this.maxFree) this.free.push(c.buf);
+        if (!c.pinned) this.cache.give(c.buf);
         continue;
       }
       chunks[k++] = c;
@@ -125,10 +131,12 @@ export class EventPool {
     chunks.length = k;
   }
 
-  /** Forgets everything (the session closed). */
+  /**
+   * Forgets everything (the session closed). Chunks it still tracks are not given back: the
+   * pipeline or an observer may hold views on them.
+   */
   clear(): void {
     this.chunks.length = 0;
-    this.free.length = 0;
   }
 
   private find(b: EventBatch): Chunk | undefined {

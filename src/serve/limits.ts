@@ -2,9 +2,10 @@
  * The server's limits, with their defaults in one place. Each is enforced where the count grows
  * (see the comment of each field for where); test/serve exercises each of them. Together they bound a
  * session's memory: queue (maxQueueEvents * 13 bytes) + one message being read (maxPayloadBytes)
- * + send buffer (maxBufferedBytes) + idle decode chunks (4 * poolChunkEvents * 13 bytes) + the
- * ring to its worker (ringEvents * 13 bytes) + its engine's state; with the defaults about 10 MB per session
- * times maxSessions, plus at most maxEngineBytes for all engines.
+ * + send buffer (maxBufferedBytes) + the ring to its worker (ringEvents * 13 bytes) + its engine's
+ * state; with the defaults about 10 MB per session times maxSessions, plus at most maxEngineBytes
+ * for all engines and poolCacheChunks idle decode chunks (poolChunkEvents * 13 bytes each) shared
+ * by all sessions.
  */
 import { ServeConfigError } from './serve-config-error.js';
 
@@ -63,9 +64,11 @@ export interface ServeLimits {
   readonly maxPooledEngines: number;
   /**
    * Events per chunk of a session's decode pool (event-pool.ts): `events` messages up to this size
-   * are decoded into reused storage; a session keeps at most 4 idle chunks (13 bytes per event each).
+   * are decoded into reused storage (13 bytes per event).
    */
   readonly poolChunkEvents: number;
+  /** Idle decode-pool chunks kept for reuse, shared by all sessions (chunk-cache.ts). */
+  readonly poolCacheChunks: number;
   /**
    * With worker threads: events on their way from a session's queue to its pipeline (the ring in
    * shared memory, 13 bytes per event; event-ring.ts). Beyond, input waits in the session queue.
@@ -96,6 +99,7 @@ export const DEFAULT_SERVE_LIMITS: ServeLimits = Object.freeze({
   maxEngineBytes: 2 ** 30,
   maxPooledEngines: 4,
   poolChunkEvents: 8192,
+  poolCacheChunks: 64,
   ringEvents: 1 << 15,
 });
 

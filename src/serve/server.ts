@@ -33,6 +33,7 @@ import { ServeError } from './serve-error.js';
 import { resolveSessionSettings } from './session-options.js';
 import { Session, type SessionContext } from './session.js';
 import { SliceScheduler } from './slice-scheduler.js';
+import { ChunkCache } from './chunk-cache.js';
 import { staticAssets, type HttpHandler } from './static-assets.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -150,6 +151,7 @@ export class SpikestreamServer {
     const pool = (): WorkerPool | undefined => this.pool; // started after construction (start())
     this.sessionCtx = {
       limits: this.limits, metrics: this.metrics, logger: this.logger, scheduler: this.scheduler,
+      chunkCache: new ChunkCache(13 * this.limits.poolChunkEvents, this.limits.poolCacheChunks),
       get workers() {
         return pool();
       },

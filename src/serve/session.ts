@@ -20,6 +20,7 @@ import { PROTOCOL_VERSION, type ErrorMessage, type ReadyMessage, type ServerMess
 import type { ServedModel } from './served-model.js';
 import { closeCodeFor, isServeError, ServeError } from './serve-error.js';
 import type { SessionSettings } from './session-options.js';
+import type { ChunkCache } from './chunk-cache.js';
 import { EventPool } from './event-pool.js';
 import { RemotePipeline } from './remote-pipeline.js';
 import { SessionQueue, type ControlKind } from './session-queue.js';
@@ -53,6 +54,8 @@ export interface SessionContext {
   readonly scheduler: SliceScheduler;
   /** Where pipelines run: worker threads (worker-pool.ts), or this thread when undefined. */
   readonly workers: WorkerPool | undefined;
+  /** Idle decode-pool chunks shared by all sessions (chunk-cache.ts); a private one when absent. */
+  readonly chunkCache?: ChunkCache;
   readonly onClosed: (s: Session) => void;
 }
 
@@ -97,7 +100,7 @@ export class Session implements SliceWorker {
     readonly peer: string,
   ) {
     const l = ctx.limits;
-    this.pool = new EventPool({ chunkEvents: l.poolChunkEvents });
+    this.pool = new EventPool({ chunkEvents: l.poolChunkEvents, ...(ctx.chunkCache ? { cache: ctx.chunkCache } : {}) });
     this.queue = new SessionQueue(l.maxQueueEvents, l.maxQueueMessages, (b) => this.pool.dequeued(b));
     this.log = ctx.logger.child({ session: this.id });
     const opts = {

@@ -10,6 +10,7 @@ import { Unpackr } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concatBatches, sliceBatch, type EventBatch } from '../../src/events/batch.js';
 import { readEventFile } from '../../src/events/open-event-file.js';
+import { ChunkCache } from '../../src/serve/chunk-cache.js';
 import { EventPool } from '../../src/serve/event-pool.js';
 import { createFilterChain } from '../../src/serve/filter-chain.js';
 import { InferencePipeline, type PipelinePrediction } from '../../src/serve/inference-pipeline.js';
@@ -78,6 +79,42 @@ describe('EventPool', () => {
     const buffers = new Set(taken.map((b) => b.t.buffer));
     const next = Array.from({ length: 4 }, () => pool.take(4).t.buffer);
     expect(next.filter((b) => buffers.has(b)).length).toBe(2);
+  });
+});
+
+describe('ChunkCache shared by pools', () => {
+  it('hands a chunk one session freed to another, and bounds the idle chunks of all of them', () => {
+    const cache = new ChunkCache(13 * 4, 3);
+    const a = new EventPool({ chunkEvents: 4, cache });
+    const b = new EventPool({ chunkEvents: 4, cache });
+    const fromA = Array.from({ length: 6 }, () => a.take(4));
+    a.recycle(() => false); // five chunks are idle (the sixth is current): three kept
+    expect(cache.size).toBe(3);
+    const bufs = new Set(fromA.map((x) => x.t.buffer));
+    const fromB = Array.from({ length: 4 }, () => b.take(4).t.buffer);
+    expect(fromB.filter((x) => bufs.has(x)).length).toBe(3);
+    expect(b.reused).toBe(3);
+    expect(b.allocated).toBe(1);
+    expect(cache.size).toBe(0);
+  });
+
+  it('refuses chunks of another size, and a pool whose chunks it cannot hold', () => {
+    const cache = new ChunkCache(52, 2);
+    expect(cache.give(new ArrayBuffer(51))).toBe(false);
+    expect(cache.give(new ArrayBuffer(52))).toBe(true);
+    expect(() => new EventPool({ chunkEvents: 5, cache })).toThrow(/52-byte chunks/);
+    expect(() => new ChunkCache(0, 1)).toThrow(RangeError);
+  });
+
+  it('a closed session gives back none of the chunks it still tracks (views on them may live on)', () => {
+    const cache = new ChunkCache(13 * 4, 8);
+    const a = new EventPool({ chunkEvents: 4, cache });
+    a.take(4);
+    a.take(4);
+    a.clear();
+    expect(cache.size).toBe(0);
+    a.recycle(() => false);
+    expect(cache.size).toBe(0);
   });
 });
 
