@@ -38,6 +38,7 @@ export class Evt2Decoder extends PropheseeDecoderBase {
   readonly format = 'evt2' as const;
   protected readonly wordBytes = 4;
   protected readonly maxUnitBytes = 4;
+  protected override readonly tracksOrder = true;
   private baseSet = false;
   /** Current time base: TIME_HIGH * 64 plus the loops seen, in us. */
   private base = 0;
@@ -89,11 +90,17 @@ export class Evt2Decoder extends PropheseeDecoderBase {
     let base = this.base;
     let shift = this.shift;
     let skipped = 0;
+    // Order check for ordered-batches.ts: branch-free, ~0.13 ns per event.
+    let prev = this.lastT;
+    let descended = 0;
     for (; i < nw; i++) {
       const w = words[i];
       const type = w >>> 28;
       if (type < 2) {
-        t[n] = base + ((w >>> 22) & 63);
+        const tv = base + ((w >>> 22) & 63);
+        t[n] = tv;
+        descended |= +(tv < prev);
+        prev = tv;
         x[n] = (w >>> 11) & 0x7ff;
         y[n] = w & 0x7ff;
         p[n] = type;
@@ -116,6 +123,8 @@ export class Evt2Decoder extends PropheseeDecoderBase {
     this.n = n;
     this.base = base;
     this.shift = shift;
+    this.lastT = prev;
+    if (descended !== 0) this.descended = true;
     this.info.skippedWords += skipped;
     return i << 2;
   }

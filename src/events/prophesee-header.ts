@@ -19,6 +19,7 @@
 import type { EventBatch } from './batch.js';
 import { OutputColumns } from './column-buffer.js';
 import { DecodeError } from './decode-error.js';
+import { markOrdered } from './ordered-batches.js';
 import {
   newInfo, resolveLimits, type DecoderInfo, type DecoderLimits, type DecoderOptions, type EventDecoder,
 } from './decoder.js';
@@ -302,6 +303,14 @@ export abstract class PropheseeDecoderBase implements EventDecoder {
   /** Set by decodeBody when it stopped at a fault. */
   protected fault: { offset: number; reason: string } | null = null;
   private failed: DecodeError | null = null;
+  /**
+   * Order tracking, for subclasses whose decodeBody maintains it (set `tracksOrder`): the last
+   * timestamp written in this write, and whether any timestamp of this write was below its
+   * predecessor. A write's batch is marked ordered (ordered-batches.ts) when none was.
+   */
+  protected readonly tracksOrder: boolean = false;
+  protected lastT = -Infinity;
+  protected descended = false;
 
   /** `format` is passed in because subclass fields are not initialised yet when this runs. */
   constructor(format: PropheseeFormat, options: PropheseeDecoderOptions, requireHeaderDefault: boolean) {
@@ -335,6 +344,8 @@ export abstract class PropheseeDecoderBase implements EventDecoder {
     this.info.bytes += chunk.length;
     this.cols = this.output.start(this.estimateEvents(chunk.length + 16));
     this.n = 0;
+    this.lastT = -Infinity;
+    this.descended = false;
     try {
       let pos = 0;
       if (!this.headerDone) {
@@ -392,6 +403,7 @@ export abstract class PropheseeDecoderBase implements EventDecoder {
   private takeOutput(): EventBatch {
     const n = this.n;
     const out = this.output.take(this.cols, n);
+    if (this.tracksOrder && !this.descended && n > 1) markOrdered(out);
     this.info.events += n;
     this.cols = NO_COLUMNS;
     this.n = 0;

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { batchFrom } from '../../src/events/batch.js';
 import { Evt2Decoder, encodeEvt2 } from '../../src/events/evt2.js';
+import { isOrdered } from '../../src/events/ordered-batches.js';
 import { chunkCycles } from '../helpers/chunk-sizes.js';
 import { concatBytes } from '../helpers/concat-bytes.js';
 import { decodeErrorOf } from '../helpers/decode-error-of.js';
@@ -121,6 +122,34 @@ describe('Evt2Decoder', () => {
       const back = decodeChunked(new Evt2Decoder(), encodeEvt2(b, { width: 640, height: 480 }), sizes);
       expect(toRows(back)).toEqual(toRows(b));
     }), { numRuns: 200 });
+  });
+
+  it('marks exactly the batches whose timestamps never decrease as ordered, under any chunking', () => {
+    fc.assert(fc.property(evt2Batch, fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 5 }), (b, sizes) => {
+      const bytes = encodeEvt2(b, { width: 640, height: 480 });
+      const dec = new Evt2Decoder();
+      let off = 0;
+      for (let k = 0; off < bytes.length; k++) {
+        const size = sizes[k % sizes.length];
+        const out = dec.write(bytes.subarray(off, off + size));
+        off += size;
+        let sorted = true;
+        for (let i = 1; i < out.t.length; i++) if (out.t[i] < out.t[i - 1]) sorted = false;
+        expect(isOrdered(out)).toBe(sorted && out.t.length > 1);
+      }
+      expect(isOrdered(dec.end())).toBe(false);
+    }), { numRuns: 200 });
+  });
+
+  it('does not mark a batch whose time steps back, nor a copy of an ordered one', () => {
+    const dec = new Evt2Decoder();
+    expect(isOrdered(dec.write(words(TH(10), CD(1, 1, 0, 0), CD(1, 5, 0, 0), TH(11), CD(0, 0, 0, 0))))).toBe(true);
+    const back = new Evt2Decoder();
+    const b = back.write(words(TH(10), CD(1, 9, 0, 0), TH(9), CD(1, 1, 0, 0)));
+    expect(b.t.length).toBe(2);
+    expect(isOrdered(b)).toBe(false);
+    const ordered = new Evt2Decoder().write(words(TH(1), CD(1, 1, 0, 0), CD(1, 2, 0, 0)));
+    expect(isOrdered({ ...ordered })).toBe(false);
   });
 
   it('writes a header the decoder reads back', () => {

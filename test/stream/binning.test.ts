@@ -4,6 +4,7 @@ import { from, map, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { batchFrom, concatBatches, type EventBatch } from '../../src/events/batch.js';
+import { isOrdered, markOrdered } from '../../src/events/ordered-batches.js';
 import { binByCount, binEventsByCount, endCountBins, initCountBins, pushCountBins } from '../../src/stream/bin-by-count.js';
 import { binByTime, binEventsByTime, endTimeBins, initTimeBins, pushTimeBins, type BinByTimeOptions } from '../../src/stream/bin-by-time.js';
 import { binEventsToNEventBins, binToNEventBins } from '../../src/stream/bin-to-n-event-bins.js';
@@ -171,6 +172,27 @@ describe('binning one batch or any split of it gives identical timesteps', () =>
       });
     }
   }
+});
+
+describe('binByTime on batches marked ordered (binary-search path)', () => {
+  it('gives the timesteps of the unmarked batches for any windows, overlaps, gaps and splits', async () => {
+    const opts = fc.record({ window: fc.integer({ min: 1, max: 80 }), stride: fc.integer({ min: 1, max: 90 }), incl: fc.boolean() });
+    await fc.assert(fc.asyncProperty(recording(true), fc.array(fc.nat(120), { maxLength: 8 }), opts, async (b, cuts, o) => {
+      const run = (bs: EventBatch[]) => collect(from(bs).pipe(binByTime({ windowUs: o.window, strideUs: o.stride, includeIncomplete: o.incl, width: W, height: H })));
+      const parts = splitAt(b, cuts);
+      const marked = parts.map((p) => markOrdered({ t: p.t, x: p.x, y: p.y, p: p.p }));
+      expect(marked.every((p) => isOrdered(p))).toBe(true);
+      expect(parts.some((p) => isOrdered(p))).toBe(false);
+      expect(plain(await run(marked))).toEqual(plain(await run(parts)));
+    }), { numRuns: 200 });
+  });
+
+  it('still handles late events in a marked batch (ordered within the batch, behind the open window)', async () => {
+    const run = (bs: EventBatch[]) => collect(from(bs).pipe(binByTime({ windowUs: 10, width: W, height: H })));
+    const first = at([0, 5, 12, 25]);
+    const late = markOrdered(at([3, 4, 21, 22, 40]));
+    expect(plain(await run([first, late]))).toEqual(plain(await run([first, at([3, 4, 21, 22, 40])])));
+  });
 });
 
 const fromList = (bs: EventBatch[]): Observable<EventBatch> => from(bs);
