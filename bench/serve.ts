@@ -1,6 +1,7 @@
 /**
  * bench/serve.ts: the inference server under load, with the server in a child process so that
- * clients and server do not share one event loop. Clients connect over loopback.
+ * clients and server do not share one event loop, started with the V8 flags `spikestream serve`
+ * runs with (SERVE_V8_FLAGS). Clients connect over loopback.
  *
  * 1. Throughput: N clients stream a Prophesee EVT 2.0 recording (640x480, ~10 M events/s of
  *    recorded time: ../shared/fixtures/events/expelliarmus/evt2_sample.raw, or a synthetic
@@ -56,6 +57,7 @@ import { InferencePipeline } from '../src/serve/inference-pipeline.js';
 import { silentLogger } from '../src/serve/logger.js';
 import { loadServedModel, serveModel } from '../src/serve/served-model.js';
 import { SpikestreamServer } from '../src/serve/server.js';
+import { SERVE_V8_FLAGS } from '../src/serve/v8-flags.js';
 import { Rng } from '../src/snn/rng.js';
 import { encodeEventsMessage, encodeRawMessage } from '../src/stream/protocol-events.js';
 import { projectRoot } from './_root.js';
@@ -480,7 +482,8 @@ async function main(): Promise<void> {
   if (process.env.BENCH_SERVER_FLAGS) prof.push(...process.env.BENCH_SERVER_FLAGS.split(' ').filter((f) => f !== ''));
   // The server runs as this script does: compiled under plain node (npm run bench) or through tsx.
   const loader = fileURLToPath(import.meta.url).endsWith('.ts') ? ['--import', 'tsx'] : [];
-  const child = spawn(process.execPath, [...prof, ...loader, fileURLToPath(import.meta.url), '--server', ...(process.argv.includes('--workers') ? ['--workers', String(arg('workers', 1))] : []), '--models', ...modelPaths], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  // With the V8 flags `spikestream serve` relaunches itself with (src/serve/v8-flags.ts).
+  const child = spawn(process.execPath, [...SERVE_V8_FLAGS, ...prof, ...loader, fileURLToPath(import.meta.url), '--server', ...(process.argv.includes('--workers') ? ['--workers', String(arg('workers', 1))] : []), '--models', ...modelPaths], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const [url, httpUrl] = await new Promise<[string, string]>((res, rej) => {
     let out = '';
     child.stdout.on('data', (d) => {

@@ -20,6 +20,8 @@ import { DEFAULT_HOST, DEFAULT_PORT, SpikestreamServer } from '../serve/server.j
 import { attachDashboard } from '../serve/dashboard/dashboard.js';
 import { DemoSource } from '../serve/demo/demo-source.js';
 import { CliError } from './errors.js';
+import { SERVE_V8_FLAGS } from '../serve/v8-flags.js';
+import { needsRelaunch, relaunch, watchLauncher } from './relaunch.js';
 
 /** models/ of the package (src/cli and dist/cli are both two levels below the root). */
 export const SHIPPED_MODELS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../models');
@@ -125,6 +127,11 @@ export function registerServe(program: Command): void {
     .option('--demo [dir]', `replay recordings in a loop as an in-process session (default folder: the package's fixtures/nmnist-synth; default model: ${DEFAULT_MODEL})`)
     .option('--no-dashboard', 'do not serve the live dashboard at /')
     .action(async (o: ServeCommandOptions) => {
+      if (needsRelaunch(SERVE_V8_FLAGS)) {
+        process.exitCode = await relaunch(SERVE_V8_FLAGS);
+        return;
+      }
+      watchLauncher();
       const server = await startServe(o);
       server.handleSignals();
       process.stdout.write(`spikestream serving ${server.modelNames().join(', ')} on ${server.streamUrl} (http: ${server.httpUrl}/healthz, /metrics, /v1/models)\n`);

@@ -4,6 +4,7 @@
  * events and raw form, at max speed and at a recorded pace; stream mode loops keep time moving.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
@@ -107,4 +108,41 @@ describeWithFixtures('serve + replay commands', [NMNIST], () => {
     const code = await new Promise<number | null>((r) => child.once('exit', r));
     expect(code).toBe(0);
   });
+});
+
+describe('serve relaunch (V8 flags, src/cli/relaunch.ts)', () => {
+  it('runs the server in a child with the flags, and the child stops when its launcher is killed', async () => {
+    const modelPath = join(tmp, 'relaunch-model.msgpack');
+    await writeModelFile(modelPath, testModel({ seed: 72, name: 'relaunch-model' }));
+    const launcher = spawn(process.execPath, [
+      '--import', 'tsx', '--input-type=module', '-e',
+      "import { main } from './src/cli/main.ts'; process.exitCode = await main(['node', ...process.argv.slice(1)]);",
+      'spikestream', 'serve', '--model', modelPath, '--port', '0', '--log-level', 'warn', '--no-dashboard',
+    ], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPIKESTREAM_NO_RELAUNCH: '', SPIKESTREAM_RELAUNCHED: '' } });
+    const http = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      launcher.stdout?.on('data', (d) => {
+        out += String(d);
+        const m = /\(http: (http:\/\/\S+)\/healthz/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      launcher.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+    });
+    // The server answers from a process other than the launcher, started with the flags.
+    const port = new URL(http).port;
+    const pid = launcher.pid as number;
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/);
+    const args = children.map((c) => readFileSync(`/proc/${c}/cmdline`, 'utf8').split('\0').join(' '));
+    expect(args.some((a) => /--initial-heap-size=64 .*spikestream serve .*--port 0/.test(a))).toBe(true);
+    expect((await fetch(`${http}/healthz`)).ok).toBe(true);
+    // Killed without a chance to forward a signal: the child notices and shuts down.
+    launcher.kill('SIGKILL');
+    const deadline = Date.now() + 15_000;
+    let up = true;
+    while (up && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      up = await fetch(`http://127.0.0.1:${port}/healthz`).then(() => true, () => false);
+    }
+    expect(up).toBe(false);
+  }, 60_000);
 });
