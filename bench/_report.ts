@@ -21,11 +21,12 @@ function fmt(v: unknown): string {
   return String(v);
 }
 
-export function renderReport(lines: readonly BenchLine[], command: string, date = new Date()): string {
+/** `command`: the command that measured the lines; `rerun`: a later one that re-measured some benches. */
+export function renderReport(lines: readonly BenchLine[], command: string, date = new Date(), rerun?: string): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const out = [
     START,
-    `Measured by \`${command}\` on ${date.toISOString().slice(0, 10)}: ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}.`,
+    `Measured by \`${command}\`${rerun ? ` (the rows of ${rerun.split(' ').slice(5).join(', ')} re-measured by \`${rerun}\`)` : ''} on ${date.toISOString().slice(0, 10)}: ${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}.`,
     'Machines here are shared: compare the ratio column (figure / baseline measured in the same run), not absolute values across runs.',
     '',
     '| figure | value | unit | baseline | ratio | notes |',

@@ -7,10 +7,12 @@
  *   npm run bench [-- [--readme] [name ...]]
  *
  * Names (without extension) select a subset. --readme also writes the lines to
- * docs/bench-results.jsonl and regenerates the README's results table from them.
+ * docs/bench-results.jsonl and regenerates the README's results table from them; with a subset,
+ * the other benches' lines already in docs/bench-results.jsonl are kept (only the named benches'
+ * figures are replaced), so one bench can be re-measured without re-running the rest.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderReport, updateReadme, type BenchLine } from './_report.js';
@@ -52,9 +54,22 @@ for (const f of files) {
 }
 if (readme) {
   const root = projectRoot(import.meta.url);
+  const jsonl = join(root, 'docs/bench-results.jsonl');
+  let lines = collected;
+  let command = 'npm run bench -- --readme';
+  let rerun: string | undefined;
+  if (only.length > 0 && existsSync(jsonl)) {
+    const measured = new Set(files.map((f) => f.slice(0, -ext.length)));
+    const kept = readFileSync(jsonl, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as BenchLine).filter((l) => !measured.has(String(l.bench)));
+    // Grouped by bench in file order, as a full run writes them.
+    lines = [...kept, ...collected].map((l, i) => ({ l, i })).sort((a, b) => String(a.l.bench).localeCompare(String(b.l.bench)) || a.i - b.i).map((x) => x.l);
+    rerun = `npm run bench -- --readme ${only.join(' ')}`;
+  } else if (only.length > 0) {
+    command = `npm run bench -- --readme ${only.join(' ')}`;
+  }
   mkdirSync(join(root, 'docs'), { recursive: true });
-  writeFileSync(join(root, 'docs/bench-results.jsonl'), collected.map((l) => JSON.stringify(l)).join('\n') + '\n');
-  updateReadme(join(root, 'README.md'), renderReport(collected, `npm run bench -- --readme${only.length ? ` ${only.join(' ')}` : ''}`));
-  process.stderr.write(`# wrote docs/bench-results.jsonl and the README results table (${collected.length} figures)\n`);
+  writeFileSync(jsonl, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  updateReadme(join(root, 'README.md'), renderReport(lines, command, new Date(), rerun));
+  process.stderr.write(`# wrote docs/bench-results.jsonl and the README results table (${lines.length} figures, ${collected.length} measured now)\n`);
 }
 process.exitCode = failed ? 1 : 0;
