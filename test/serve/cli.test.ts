@@ -3,7 +3,7 @@
  * `spikestream replay` against it: sample passes predict what `run` computes for the file, in
  * events and raw form, at max speed and at a recorded pace; stream mode loops keep time moving.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -12,8 +12,8 @@ import { replay } from '../../src/cli/replay.js';
 import { resolveModelPaths } from '../../src/cli/serve.js';
 import { writeModelFile } from '../../src/model/model-file.js';
 import type { PredictionMessage } from '../../src/serve/protocol.js';
-import { PROJECT_ROOT, describeWithFixtures, sharedFixture } from '../helpers/fixtures.js';
-import { runCommand, testModel, tmp } from './helpers.js';
+import { describeWithFixtures, sharedFixture } from '../helpers/fixtures.js';
+import { runCommand, spawnCli, testModel, tmp } from './helpers.js';
 
 const NMNIST = 'events/tonic/sample_nmnist.bin';
 
@@ -47,11 +47,7 @@ describeWithFixtures('serve + replay commands', [NMNIST], () => {
 
   beforeAll(async () => {
     await writeModelFile(modelPath, model);
-    child = spawn(process.execPath, [
-      '--import', 'tsx', '--input-type=module', '-e',
-      "import { main } from './src/cli/main.ts'; process.exitCode = await main(['node', ...process.argv.slice(1)]);",
-      'spikestream', 'serve', '--model', modelPath, '--port', '0', '--log-level', 'warn', '--limit', 'maxSessions=8',
-    ], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawnCli(['serve', '--model', modelPath, '--port', '0', '--log-level', 'warn', '--limit', 'maxSessions=8']);
     child.stderr?.on('data', (d) => (stderr += String(d)));
     url = await new Promise<string>((resolve, reject) => {
       let out = '';
@@ -114,11 +110,9 @@ describe('serve relaunch (V8 flags, src/cli/relaunch.ts)', () => {
   it('runs the server in a child with the flags, and the child stops when its launcher is killed', async () => {
     const modelPath = join(tmp, 'relaunch-model.msgpack');
     await writeModelFile(modelPath, testModel({ seed: 72, name: 'relaunch-model' }));
-    const launcher = spawn(process.execPath, [
-      '--import', 'tsx', '--input-type=module', '-e',
-      "import { main } from './src/cli/main.ts'; process.exitCode = await main(['node', ...process.argv.slice(1)]);",
-      'spikestream', 'serve', '--model', modelPath, '--port', '0', '--log-level', 'warn', '--no-dashboard',
-    ], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPIKESTREAM_NO_RELAUNCH: '', SPIKESTREAM_RELAUNCHED: '' } });
+    const launcher = spawnCli(['serve', '--model', modelPath, '--port', '0', '--log-level', 'warn', '--no-dashboard'], {
+      env: { ...process.env, SPIKESTREAM_NO_RELAUNCH: '', SPIKESTREAM_RELAUNCHED: '' },
+    });
     const http = await new Promise<string>((resolve, reject) => {
       let out = '';
       launcher.stdout?.on('data', (d) => {

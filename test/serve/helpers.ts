@@ -3,6 +3,7 @@
  * way `serve` loads them, a server on 127.0.0.1 port 0, and a bare protocol client that records
  * every frame (so tests see exactly what goes over the wire).
  */
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,7 @@ import { silentLogger } from '../../src/serve/logger.js';
 import type { ServerMessage } from '../../src/serve/protocol.js';
 import { loadServedModel, type ServedModel } from '../../src/serve/served-model.js';
 import { SpikestreamServer, type ServeOptions } from '../../src/serve/server.js';
+import { PROJECT_ROOT } from '../helpers/fixtures.js';
 
 export const tmp = mkdtempSync(join(tmpdir(), 'spikestream-serve-'));
 
@@ -66,6 +68,18 @@ export async function runCommand(modelPath: string, recording: string): Promise<
   }
   if (code !== 0) throw new Error(`spikestream run failed (${code}): ${err}`);
   return JSON.parse(out) as RunJson;
+}
+
+/**
+ * `spikestream ARGS...` from the TypeScript sources in a child process (stdout and stderr piped),
+ * as a user's shell would start the CLI.
+ */
+export function spawnCli(args: readonly string[], o: Pick<SpawnOptions, 'env'> = {}): ChildProcess {
+  return spawn(process.execPath, [
+    '--import', 'tsx', '--input-type=module', '-e',
+    "import { main } from './src/cli/main.ts'; process.exitCode = await main(['node', ...process.argv.slice(1)]);",
+    'spikestream', ...args,
+  ], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...o });
 }
 
 export async function startServer(models: ServedModel[], o: Partial<ServeOptions> & { limits?: Partial<ServeLimits> } = {}): Promise<SpikestreamServer> {

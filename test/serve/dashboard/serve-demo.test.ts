@@ -3,7 +3,6 @@
  * given one, the dashboard on by default and off with --no-dashboard, and one clear line when
  * the default model does not exist.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import { DEFAULT_MODEL, resolveModelPaths, startServe } from '../../../src/cli/s
 import type { FeedFrame, FeedWatch } from '../../../src/serve/dashboard/client/feed-message.js';
 import { writeModelFile } from '../../../src/model/model-file.js';
 import { PROJECT_ROOT } from '../../helpers/fixtures.js';
-import { testModel, tmp } from '../helpers.js';
+import { spawnCli, testModel, tmp } from '../helpers.js';
 import { FeedReader } from './feed-reader.js';
 
 function status(url: string): Promise<number> {
@@ -70,11 +69,7 @@ describe('serve --demo', () => {
   it('the command prints where the dashboard is, plays the demo from a given folder, and stops on SIGTERM', async () => {
     const modelPath = join(tmp, 'cli-demo.msgpack');
     await writeModelFile(modelPath, testModel({ seed: 4, name: 'cli-demo' }));
-    const child = spawn(process.execPath, [
-      '--import', 'tsx', '--input-type=module', '-e',
-      "import { main } from './src/cli/main.ts'; process.exitCode = await main(['node', ...process.argv.slice(1)]);",
-      'spikestream', 'serve', '--demo', join(PROJECT_ROOT, 'fixtures/nmnist-synth'), '--model', modelPath, '--port', '0', '--log-level', 'warn',
-    ], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnCli(['serve', '--demo', join(PROJECT_ROOT, 'fixtures/nmnist-synth'), '--model', modelPath, '--port', '0', '--log-level', 'warn']);
     let stderr = '';
     child.stderr?.on('data', (d) => (stderr += String(d)));
     const url = await new Promise<string>((resolve, reject) => {
