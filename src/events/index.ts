@@ -6,6 +6,7 @@ export {
 export { DecodeError, isDecodeError, type DecodeErrorCode } from './decode-error.js';
 export { DEFAULT_DECODER_LIMITS, type DecoderInfo, type DecoderLimits, type DecoderOptions, type EventDecoder } from './decoder.js';
 export { createDecoder, type AnyDecoderOptions } from './create-decoder.js';
+export { isOrdered, markOrdered } from './ordered-batches.js';
 export { detectFormat, type Detection } from './detect-format.js';
 export { openEventFile, readEventFile, type EventFileStream, type OpenEventFileOptions } from './open-event-file.js';
 export { accumulateStats, EMPTY_STATS, type EventStats } from './event-stats.js';

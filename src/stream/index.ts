@@ -2,7 +2,7 @@
  * spikestream/stream: RxJS sources, filters and binning operators over columnar event batches.
  * Each operator has a pure core on EventBatch next to it (same module) for arrays and tests.
  */
-export type { Timestep } from './timestep.js';
+export { timestepParts, timestepEventCount, type Timestep } from './timestep.js';
 export { EventTimestep, accumulateCounts, accumulateCountsInt16, INT16_COUNT_MAX, type DenseCounters } from './event-timestep.js';
 export { heartbeat, clockOf, withClock, type ClockedBatch } from './clocked-batch.js';
 export { StreamError, isStreamError, type StreamErrorCode } from './stream-error.js';
