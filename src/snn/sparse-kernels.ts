@@ -624,19 +624,10 @@ function leakKernel(variant: LeakVariant): WasmFunction {
   const fn = new WasmFunction(leakKey(variant), ['i32', 'i32', 'i32', 'f32', 'f32', 'f32', 'f32', 'f32'], ['i32']);
   const [vIn, vOut, bytes, a, vLeak, ri0, vMin, thr] = Array.from({ length: 8 }, (_, i) => i);
   const off = fn.local('i32');
-  const va = fn.local('v128');
-  const vl = fn.local('v128');
-  const vr = fn.local('v128');
-  const vm = fn.local('v128');
-  const vt = fn.local('v128');
+  const [va, vl, vr, vm, vt] = [a, vLeak, ri0, vMin, thr].map((p) => fn.splat(p, 'f32x4.splat'));
   const xv = fn.local('v128');
   const u = fn.local('v128');
   const cnt = fn.local('v128');
-  fn.get(a).op('f32x4.splat').set(va);
-  fn.get(vLeak).op('f32x4.splat').set(vl);
-  fn.get(ri0).op('f32x4.splat').set(vr);
-  fn.get(vMin).op('f32x4.splat').set(vm);
-  fn.get(thr).op('f32x4.splat').set(vt);
   fn.i32(0).op('i32x4.splat').set(cnt);
   const cmp: PlainOp = multi ? 'f32x4.ge' : 'f32x4.gt';
   /** Four neurons at byte `at` past off. */

@@ -177,14 +177,9 @@ function buildBackward(atan: boolean): WasmFunction {
   const [u, gy, g, gv, T, B, h, w, c, kh, kw] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const [scale, a0, r0, thr, k1, k2] = [11, 12, 13, 14, 15, 16];
   const [n4, ho, wo, out4, b, t, oy, ox, ch4, ky, kx, k, uImg, gImg, gyImg, o, row, j, c4] = i32s(f, 19);
-  const [vScale, vA0, vR0, vThr, vK1, vK2, one, x, d, gu, go] = Array.from({ length: 11 }, () => f.local('v128'));
+  const [vScale, vA0, vR0, vThr, vK1, vK2] = [scale, a0, r0, thr, k1, k2].map((p) => f.splat(p, 'f64x2.splat'));
+  const [one, x, d, gu, go] = Array.from({ length: 5 }, () => f.local('v128'));
   imageSizes(f, [h, w, c, kh, kw], [n4, c4, ho, wo, out4]);
-  f.get(scale).op('f64x2.splat').set(vScale);
-  f.get(a0).op('f64x2.splat').set(vA0);
-  f.get(r0).op('f64x2.splat').set(vR0);
-  f.get(thr).op('f64x2.splat').set(vThr);
-  f.get(k1).op('f64x2.splat').set(vK1);
-  f.get(k2).op('f64x2.splat').set(vK2);
   f.f64(1).op('f64x2.splat').set(one);
   forRange(f, b, 0, B, 1, () => {
     forRange(f, k, 0, n4, 16, () => {

@@ -122,6 +122,13 @@ export class WasmFunction {
     return this.params.length + this.locals.length - 1;
   }
 
+  /** A new v128 local holding local `i` copied to every lane by `op`; returns its index. */
+  splat(i: number, op: 'f32x4.splat' | 'f64x2.splat' | 'i32x4.splat'): number {
+    const v = this.local('v128');
+    this.get(i).op(op).set(v);
+    return v;
+  }
+
   op(...ops: PlainOp[]): this {
     for (const o of ops) this.code.push(...PLAIN[o]);
     return this;
